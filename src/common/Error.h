@@ -1,0 +1,41 @@
+#pragma once
+/// @file Errors are exceptions that say what failed, where, and on which rank.
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+#include <string>
+
+namespace tsn {
+
+/// Any failure tsn-dist reports. The message is one line a user can act on.
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// A user's configuration is wrong: names the file (or command-line flag), line and key.
+class ConfigError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// The rank this process reports in error messages; set once the world is known.
+void setErrorRank(int rank);
+int errorRank();
+
+namespace detail {
+[[noreturn]] void throwCheckFailure(const char* file, int line, const char* expr,
+                                    const std::string& message);
+}  // namespace detail
+
+}  // namespace tsn
+
+/// TSN_CHECK(cond, "format {}", args...): throws tsn::Error naming the condition, file:line and
+/// rank when cond is false.
+#define TSN_CHECK(cond, ...)                                                            \
+  do {                                                                                  \
+    if (!(cond)) {                                                                      \
+      ::tsn::detail::throwCheckFailure(__FILE__, __LINE__, #cond, fmt::format(__VA_ARGS__)); \
+    }                                                                                   \
+  } while (false)

@@ -1,0 +1,56 @@
+#include "common/Strings.h"
+
+#include <algorithm>
+#include <cctype>
+#include <numeric>
+
+namespace tsn {
+
+size_t editDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  std::iota(row.begin(), row.end(), 0);
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string closestMatch(std::string_view word, const std::vector<std::string>& candidates) {
+  std::string best;
+  size_t bestDistance = std::max<size_t>(3, word.size() / 2) + 1;
+  for (const auto& candidate : candidates) {
+    const size_t d = editDistance(word, candidate);
+    if (d < bestDistance) {
+      bestDistance = d;
+      best = candidate;
+    }
+  }
+  return best;
+}
+
+std::vector<std::string> split(std::string_view text, char sep) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (true) {
+    const size_t end = text.find(sep, start);
+    parts.emplace_back(text.substr(start, end - start));
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
+  return parts;
+}
+
+std::string trim(std::string_view text) {
+  const auto notSpace = [](unsigned char c) { return !std::isspace(c); };
+  const auto begin = std::find_if(text.begin(), text.end(), notSpace);
+  const auto end = std::find_if(text.rbegin(), text.rend(), notSpace).base();
+  return begin < end ? std::string(begin, end) : std::string();
+}
+
+}  // namespace tsn

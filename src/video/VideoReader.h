@@ -1,0 +1,60 @@
+#pragma once
+/// @file Frame-accurate sparse decoding of one video file.
+///
+/// Frame n is the n-th frame, in presentation order, that FFmpeg decodes from the file's first
+/// video stream (what `ffmpeg -i V -vsync passthrough` numbers n). The frame count and keyframe
+/// positions come from the demuxer's packets, not from container metadata.
+
+#include <opencv2/core.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tsn {
+
+struct VideoInfo {
+  std::string path;
+  int64_t numFrames = 0;
+  double fps = 0;             ///< average frame rate from the stream
+  double durationS = 0;
+  int width = 0;
+  int height = 0;
+  std::string codec;
+  std::vector<int64_t> keyframes;  ///< frame indices (presentation order) of keyframes
+};
+
+/// Counters of one reader, for benchmarks and tests.
+struct DecodeStats {
+  int64_t framesDecoded = 0;
+  int64_t framesConverted = 0;
+  int64_t seeks = 0;
+};
+
+class VideoReader {
+ public:
+  /// Opens `path` and indexes its packets. Throws tsn::Error naming the path on any failure.
+  explicit VideoReader(const std::string& path);
+  ~VideoReader();
+  VideoReader(const VideoReader&) = delete;
+  VideoReader& operator=(const VideoReader&) = delete;
+
+  const VideoInfo& info() const;
+  const DecodeStats& stats() const;
+
+  /// The frames at `indices` (any order, repeats allowed) as RGB 8-bit images, scaled so their
+  /// short side is `shortSide` (aspect kept; 0 keeps the native size). Seeks to the keyframe at
+  /// or before each wanted frame, decodes forward only as far as needed, and converts only the
+  /// wanted frames. Throws tsn::Error naming the path and frame if a frame cannot be decoded.
+  std::vector<cv::Mat> decode(const std::vector<int64_t>& indices, int shortSide = 0);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+/// Output size with the short side scaled to `shortSide` (0: unchanged), both even-free.
+cv::Size scaledSize(int width, int height, int shortSide);
+
+}  // namespace tsn
