@@ -1,0 +1,77 @@
+#include "data/ClipDataset.h"
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <torch/torch.h>
+
+#include <random>
+
+#include "common/Error.h"
+#include "data/Sampling.h"
+#include "data/Transforms.h"
+#include "video/VideoReader.h"
+
+namespace tsn {
+
+ClipDataset::ClipDataset(std::vector<VideoSample> samples, const ModelConfig& model,
+                         const DataConfig& data, bool training, int64_t numClips)
+    : samples_(std::move(samples)),
+      model_(model),
+      data_(data),
+      training_(training),
+      numClips_(training ? 1 : numClips) {}
+
+int64_t ClipDataset::framesPerClip() const { return model_.segNum * model_.seglen * numClips_; }
+
+Clip ClipDataset::load(size_t index, uint64_t seed) const {
+  const VideoSample& sample = samples_.at(index);
+  std::mt19937_64 rng(seed);
+
+  // Rawframes lists carry the frame count; videos are opened once to count theirs.
+  std::unique_ptr<VideoReader> reader;
+  int64_t numFrames = sample.numFrames;
+  if (data_.format == DataFormat::Video) {
+    reader = std::make_unique<VideoReader>(sample.path);
+    numFrames = reader->info().numFrames;
+  }
+
+  std::vector<int64_t> indices;
+  if (training_) {
+    indices = sampleTrainFrames(numFrames, model_.segNum, model_.seglen, rng);
+  } else {
+    for (int64_t c = 0; c < numClips_; ++c) {
+      const auto clip = sampleEvalFrames(numFrames, model_.segNum, model_.seglen, c, numClips_);
+      indices.insert(indices.end(), clip.begin(), clip.end());
+    }
+  }
+
+  std::vector<cv::Mat> frames;
+  const int shortSide = static_cast<int>(data_.shortSize);
+  if (reader) {
+    frames = reader->decode(indices, shortSide);
+  } else {
+    for (const int64_t i : indices) {
+      // MMAction2's rawframes layout: img_00001.jpg is frame 0.
+      const std::string file = fmt::format("{}/img_{:05d}.jpg", sample.path, i + 1);
+      cv::Mat bgr = cv::imread(file, cv::IMREAD_COLOR);
+      if (bgr.empty()) throw Error(fmt::format("{}: cannot read frame image", file));
+      cv::Mat rgb;
+      cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+      frames.push_back(resizeShortSide(rgb, shortSide));
+    }
+  }
+
+  const int target = static_cast<int>(data_.targetSize);
+  const cv::Size size = frames.front().size();
+  CropBox box;
+  bool flip = false;
+  if (training_) {
+    box = data_.multiScaleCrop ? multiScaleCrop(size, rng) : randomCrop(size, target, rng);
+    flip = data_.flip && std::bernoulli_distribution(0.5)(rng);
+  } else {
+    box = centerCrop(size, target);
+  }
+  return Clip{clipToTensor(frames, box, flip, target, data_.mean, data_.std), sample.label};
+}
+
+}  // namespace tsn

@@ -1,0 +1,45 @@
+#pragma once
+/// @file One TSN clip per sample: sample frame indices, decode them, transform.
+
+#include <opencv2/core.hpp>
+#include <torch/types.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "config/Config.h"
+#include "data/FileList.h"
+
+namespace tsn {
+
+struct Clip {
+  torch::Tensor frames;  ///< [T, 3, S, S], T = seg_num * seglen (times clips in evaluation)
+  int64_t label = 0;
+};
+
+class ClipDataset {
+ public:
+  /// `training` selects random sampling and augmentation; otherwise segment centres and a
+  /// centre crop, `numClips` clips concatenated along T.
+  ClipDataset(std::vector<VideoSample> samples, const ModelConfig& model, const DataConfig& data,
+              bool training, int64_t numClips = 1);
+
+  size_t size() const { return samples_.size(); }
+  bool training() const { return training_; }
+  const std::vector<VideoSample>& samples() const { return samples_; }
+  int64_t framesPerClip() const;
+
+  /// Loads sample `index`; `seed` drives every random choice. Throws tsn::Error naming the
+  /// file on a decode failure.
+  Clip load(size_t index, uint64_t seed) const;
+
+ private:
+
+  std::vector<VideoSample> samples_;
+  ModelConfig model_;
+  DataConfig data_;
+  bool training_;
+  int64_t numClips_;
+};
+
+}  // namespace tsn

@@ -1,0 +1,230 @@
+#include "data/ClipLoader.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+
+#include "common/Error.h"
+#include "common/Logging.h"
+#include "common/Stopwatch.h"
+
+namespace tsn {
+namespace {
+
+uint64_t mixSeed(uint64_t a, uint64_t b) {
+  // splitmix64 finaliser over a combination: nearby inputs give unrelated seeds.
+  uint64_t z = a + 0x9E3779B97F4A7C15ULL * (b + 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+}  // namespace
+
+std::vector<int64_t> shardIndices(int64_t n, int rank, int worldSize, uint64_t seed, int64_t epoch,
+                                  bool shuffle, bool padToEqualShards) {
+  std::vector<int64_t> all(n);
+  std::iota(all.begin(), all.end(), 0);
+  if (shuffle) {
+    std::mt19937_64 rng(mixSeed(seed, static_cast<uint64_t>(epoch)));
+    std::shuffle(all.begin(), all.end(), rng);
+  }
+  if (padToEqualShards && n % worldSize != 0) {
+    // Repeat from the start so every rank gets ceil(n / world) samples.
+    const int64_t padded = (n + worldSize - 1) / worldSize * worldSize;
+    for (int64_t i = n; i < padded; ++i) all.push_back(all[(i - n) % n]);
+  }
+  std::vector<int64_t> mine;
+  for (size_t i = rank; i < all.size(); i += worldSize) mine.push_back(all[i]);
+  return mine;
+}
+
+std::string failureReason(const std::string& message) {
+  static const std::pair<const char*, const char*> kPatterns[] = {
+      {"No such file", "missing file"},
+      {"no video stream", "no video stream"},
+      {"has no frames", "empty video"},
+      {"Invalid data", "invalid data"},
+      {"End of file", "truncated"},
+      {"could not be decoded", "undecodable frame"},
+      {"no decoder", "unsupported codec"},
+      {"cannot read frame image", "missing frame image"},
+  };
+  for (const auto& [pattern, reason] : kPatterns) {
+    if (message.find(pattern) != std::string::npos) return reason;
+  }
+  return "other error";
+}
+
+ClipLoader::ClipLoader(std::shared_ptr<const ClipDataset> dataset, LoaderOptions options)
+    : dataset_(std::move(dataset)), options_(options) {
+  TSN_CHECK(options_.batchSize >= 1, "batch size must be >= 1");
+  TSN_CHECK(options_.rank >= 0 && options_.rank < options_.worldSize, "rank {} outside world of {}",
+            options_.rank, options_.worldSize);
+}
+
+ClipLoader::~ClipLoader() { stopWorkers(); }
+
+int64_t ClipLoader::batchesPerEpoch() const {
+  const int64_t n = static_cast<int64_t>(
+      shardIndices(dataset_->size(), options_.rank, options_.worldSize, options_.seed, 0, false,
+                   options_.padToEqualShards)
+          .size());
+  return (n + options_.batchSize - 1) / options_.batchSize;
+}
+
+LoaderStats ClipLoader::stats() const {
+  std::lock_guard lock(mutex_);
+  return stats_;
+}
+
+void ClipLoader::stopWorkers() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  for (auto& t : workers_) t.join();
+  workers_.clear();
+}
+
+void ClipLoader::startEpoch(int64_t epoch) {
+  stopWorkers();
+  epoch_ = epoch;
+  order_ = shardIndices(dataset_->size(), options_.rank, options_.worldSize, options_.seed, epoch,
+                        options_.shuffle, options_.padToEqualShards);
+  {
+    std::lock_guard lock(mutex_);
+    ready_.clear();
+    nextToClaim_ = 0;
+    nextToHand_ = 0;
+    stopping_ = false;
+    error_ = nullptr;
+    stats_ = LoaderStats{};
+  }
+  for (int64_t w = 0; w < options_.workers; ++w) workers_.emplace_back([this] { workerLoop(); });
+}
+
+std::optional<Clip> ClipLoader::loadWithRetries(int64_t position, int64_t sampleIndex,
+                                                int64_t* usedIndex) {
+  const int64_t n = static_cast<int64_t>(dataset_->size());
+  const int attempts = dataset_->training() ? options_.maxRetries + 1 : 1;
+  int64_t index = sampleIndex;
+  std::string lastError;
+  for (int attempt = 0; attempt < attempts; ++attempt) {
+    const uint64_t seed =
+        mixSeed(mixSeed(options_.seed, static_cast<uint64_t>(epoch_)),
+                static_cast<uint64_t>(position) * 64 + static_cast<uint64_t>(attempt));
+    try {
+      Clip clip = dataset_->load(static_cast<size_t>(index), seed);
+      *usedIndex = index;
+      std::lock_guard lock(mutex_);
+      ++stats_.loaded;
+      return clip;
+    } catch (const std::exception& e) {
+      lastError = e.what();
+      logging::get("data")->warn("skipping sample {}: {}", index, lastError);
+      {
+        std::lock_guard lock(mutex_);
+        ++stats_.failed;
+        ++stats_.failuresByReason[failureReason(lastError)];
+      }
+      // A deterministic replacement, far from the failed one in the list.
+      index = (index + 7919 * (attempt + 1)) % n;
+    }
+  }
+  if (dataset_->training()) {
+    throw Error(fmt::format("sample {} and {} replacements failed to load; last error: {}",
+                            sampleIndex, options_.maxRetries, lastError));
+  }
+  std::lock_guard lock(mutex_);
+  ++stats_.dropped;
+  return std::nullopt;
+}
+
+Batch ClipLoader::buildBatch(int64_t batchIndex) {
+  const int64_t begin = batchIndex * options_.batchSize;
+  const int64_t end = std::min<int64_t>(begin + options_.batchSize, order_.size());
+  std::vector<torch::Tensor> clips;
+  std::vector<int64_t> labels;
+  Batch batch;
+  for (int64_t position = begin; position < end; ++position) {
+    int64_t used = -1;
+    if (auto clip = loadWithRetries(position, order_[position], &used)) {
+      clips.push_back(std::move(clip->frames));
+      labels.push_back(clip->label);
+      batch.sampleIds.push_back(used);
+    }
+  }
+  if (!clips.empty()) {
+    batch.clips = torch::stack(clips);
+    batch.labels = torch::tensor(labels, torch::kInt64);
+  }
+  return batch;
+}
+
+void ClipLoader::workerLoop() {
+  const int64_t total = static_cast<int64_t>((order_.size() + options_.batchSize - 1) / options_.batchSize);
+  const int64_t inFlight = options_.prefetch + options_.workers;
+  while (true) {
+    int64_t mine = -1;
+    {
+      std::unique_lock lock(mutex_);
+      changed_.wait(lock, [&] {
+        return stopping_ || error_ || nextToClaim_ >= total || nextToClaim_ < nextToHand_ + inFlight;
+      });
+      if (stopping_ || error_ || nextToClaim_ >= total) return;
+      mine = nextToClaim_++;
+    }
+    try {
+      Batch batch = buildBatch(mine);
+      std::lock_guard lock(mutex_);
+      ready_.emplace(mine, std::move(batch));
+    } catch (...) {
+      std::lock_guard lock(mutex_);
+      if (!error_) error_ = std::current_exception();
+    }
+    changed_.notify_all();
+  }
+}
+
+std::optional<Batch> ClipLoader::next() {
+  const int64_t total = static_cast<int64_t>((order_.size() + options_.batchSize - 1) / options_.batchSize);
+  Stopwatch wait;
+  std::optional<Batch> result;
+  while (!result) {
+    int64_t index = -1;
+    {
+      std::unique_lock lock(mutex_);
+      if (nextToHand_ >= total) break;
+      if (options_.workers == 0) {
+        index = nextToHand_++;
+      } else {
+        changed_.wait(lock, [&] { return error_ || ready_.count(nextToHand_) > 0; });
+        if (error_) std::rethrow_exception(error_);
+        auto node = ready_.extract(nextToHand_++);
+        result = std::move(node.mapped());
+      }
+    }
+    changed_.notify_all();
+    if (index >= 0) result = buildBatch(index);
+    // An evaluation batch whose every video failed is empty: move on to the next.
+    if (result && !result->clips.defined()) result.reset();
+  }
+  std::lock_guard lock(mutex_);
+  stats_.dataWaitS += wait.seconds();
+  if (!result) {
+    const int64_t attempts = stats_.loaded + stats_.failed;
+    if (stats_.failed > 0 && attempts > 0 &&
+        static_cast<double>(stats_.failed) / attempts > options_.maxBadFraction) {
+      throw Error(fmt::format("{} of {} videos read this epoch failed to load, more than "
+                              "data.max_bad_fraction={}; see the [data] warnings for which",
+                              stats_.failed, attempts, options_.maxBadFraction));
+    }
+  }
+  return result;
+}
+
+}  // namespace tsn

@@ -1,0 +1,100 @@
+#pragma once
+/// @file Batches of clips for one rank: shard -> decode workers -> bounded queue of batches.
+///
+/// Each epoch shuffles the whole list with a seed that depends only on (seed, epoch), so all
+/// ranks agree on it, then rank r takes every world-th sample. Workers build whole batches and
+/// hand them over in order; at most `prefetch + workers` batches exist at once. Every random
+/// choice of a sample derives from (seed, epoch, position), so a run is reproducible whatever
+/// the thread timing. A worker's exception is rethrown by next().
+
+#include <torch/types.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "data/ClipDataset.h"
+
+namespace tsn {
+
+struct LoaderOptions {
+  int64_t batchSize = 1;
+  int64_t workers = 0;       ///< 0: decode in the calling thread
+  int64_t prefetch = 2;
+  bool shuffle = false;
+  bool padToEqualShards = false;  ///< training: every rank gets the same number of samples
+  int rank = 0;
+  int worldSize = 1;
+  uint64_t seed = 0;
+  int maxRetries = 10;            ///< replacements tried for a sample that fails to load
+  double maxBadFraction = 1.0;    ///< abort the epoch when more samples than this fail
+};
+
+struct Batch {
+  torch::Tensor clips;   ///< [B, T, 3, S, S]
+  torch::Tensor labels;  ///< [B] int64
+  std::vector<int64_t> sampleIds;  ///< dataset index of each clip
+};
+
+struct LoaderStats {
+  int64_t loaded = 0;
+  int64_t failed = 0;                    ///< samples that failed to load (each attempt)
+  int64_t dropped = 0;                   ///< evaluation samples left out after failing
+  std::map<std::string, int64_t> failuresByReason;
+  double dataWaitS = 0;                  ///< time next() spent waiting for a batch
+};
+
+/// This rank's dataset indices for an epoch. Deterministic in (n, seed, epoch, rank, world).
+std::vector<int64_t> shardIndices(int64_t n, int rank, int worldSize, uint64_t seed, int64_t epoch,
+                                  bool shuffle, bool padToEqualShards);
+
+/// Short category of a load failure, for counting ("cannot open", "decode error", ...).
+std::string failureReason(const std::string& message);
+
+class ClipLoader {
+ public:
+  ClipLoader(std::shared_ptr<const ClipDataset> dataset, LoaderOptions options);
+  ~ClipLoader();
+  ClipLoader(const ClipLoader&) = delete;
+  ClipLoader& operator=(const ClipLoader&) = delete;
+
+  /// Starts (or restarts) producing the batches of `epoch`.
+  void startEpoch(int64_t epoch);
+
+  /// The next batch of the epoch, or nullopt at its end. Rethrows a worker's exception.
+  std::optional<Batch> next();
+
+  int64_t batchesPerEpoch() const;
+  LoaderStats stats() const;
+  const ClipDataset& dataset() const { return *dataset_; }
+
+ private:
+  Batch buildBatch(int64_t batchIndex);
+  std::optional<Clip> loadWithRetries(int64_t position, int64_t sampleIndex, int64_t* usedIndex);
+  void workerLoop();
+  void stopWorkers();
+
+  std::shared_ptr<const ClipDataset> dataset_;
+  LoaderOptions options_;
+  int64_t epoch_ = 0;
+  std::vector<int64_t> order_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<std::thread> workers_;
+  std::map<int64_t, Batch> ready_;
+  int64_t nextToClaim_ = 0;
+  int64_t nextToHand_ = 0;
+  bool stopping_ = false;
+  std::exception_ptr error_;
+  LoaderStats stats_;
+};
+
+}  // namespace tsn

@@ -1,0 +1,27 @@
+#pragma once
+/// @file File lists in MMAction2/PaddleVideo form: `path label` (videos) or
+/// `dir num_frames label` (rawframes); `#` comments and blank lines allowed.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config/Config.h"
+
+namespace tsn {
+
+struct VideoSample {
+  std::string path;        ///< root joined with the listed path
+  int64_t label = 0;
+  int64_t numFrames = -1;  ///< rawframes only
+};
+
+/// Reads and validates a list. Throws ConfigError naming the list file and line for a malformed
+/// line, a label outside [0, numClasses), or a path that escapes `root` through "..".
+std::vector<VideoSample> readFileList(const std::string& listPath, DataFormat format,
+                                      const std::string& root, int64_t numClasses);
+
+/// Stable 64-bit hash of a list's samples (paths and labels), for cross-rank checks.
+uint64_t fileListHash(const std::vector<VideoSample>& samples);
+
+}  // namespace tsn

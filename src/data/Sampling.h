@@ -1,0 +1,23 @@
+#pragma once
+/// @file Which frames TSN reads from a video: pure functions of the frame count.
+///
+/// The video is split into `segNum` equal segments; from each, `seglen` consecutive frames.
+/// Training picks a random start inside each segment, evaluation the segment centre (as
+/// MMAction2's SampleFrames). Videos shorter than one clip repeat their last frame.
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+namespace tsn {
+
+/// Frame indices for training, segNum * seglen of them, in segment order.
+std::vector<int64_t> sampleTrainFrames(int64_t numFrames, int64_t segNum, int64_t seglen,
+                                       std::mt19937_64& rng);
+
+/// Frame indices for evaluation (segment centres). With numClips > 1, clip `clip` of that many
+/// evenly shifted clips (the multi-clip test protocol).
+std::vector<int64_t> sampleEvalFrames(int64_t numFrames, int64_t segNum, int64_t seglen,
+                                      int64_t clip = 0, int64_t numClips = 1);
+
+}  // namespace tsn

@@ -1,0 +1,82 @@
+#include "data/Transforms.h"
+
+#include <opencv2/imgproc.hpp>
+#include <torch/torch.h>
+
+#include "common/Error.h"
+#include "video/VideoReader.h"
+
+namespace tsn {
+
+CropBox randomCrop(cv::Size frame, int target, std::mt19937_64& rng) {
+  TSN_CHECK(frame.width >= target && frame.height >= target, "frame {}x{} smaller than crop {}",
+            frame.width, frame.height, target);
+  std::uniform_int_distribution<int> x(0, frame.width - target);
+  std::uniform_int_distribution<int> y(0, frame.height - target);
+  const int left = x(rng);
+  return {left, y(rng), target, target};
+}
+
+CropBox centerCrop(cv::Size frame, int target) {
+  TSN_CHECK(frame.width >= target && frame.height >= target, "frame {}x{} smaller than crop {}",
+            frame.width, frame.height, target);
+  return {(frame.width - target) / 2, (frame.height - target) / 2, target, target};
+}
+
+CropBox multiScaleCrop(cv::Size frame, std::mt19937_64& rng) {
+  static const double kScales[] = {1.0, 0.875, 0.75, 0.66};
+  const int base = std::min(frame.width, frame.height);
+  std::vector<std::pair<int, int>> sizes;  // (width, height)
+  for (int i = 0; i < 4; ++i) {
+    for (int j = 0; j < 4; ++j) {
+      if (std::abs(i - j) <= 1) {
+        sizes.emplace_back(static_cast<int>(base * kScales[i]), static_cast<int>(base * kScales[j]));
+      }
+    }
+  }
+  const auto [w, h] = sizes[std::uniform_int_distribution<size_t>(0, sizes.size() - 1)(rng)];
+  const int xs = (frame.width - w) / 4;
+  const int ys = (frame.height - h) / 4;
+  const std::pair<int, int> offsets[] = {{0, 0},          {4 * xs, 0},      {0, 4 * ys},
+                                         {4 * xs, 4 * ys}, {2 * xs, 2 * ys}, {0, 2 * ys},
+                                         {4 * xs, 2 * ys}, {2 * xs, 4 * ys}, {2 * xs, 0},
+                                         {xs, ys},         {3 * xs, ys},     {xs, 3 * ys},
+                                         {3 * xs, 3 * ys}};
+  const auto [x, y] = offsets[std::uniform_int_distribution<int>(0, 12)(rng)];
+  return {x, y, w, h};
+}
+
+cv::Mat resizeShortSide(const cv::Mat& image, int shortSide) {
+  const cv::Size size = scaledSize(image.cols, image.rows, shortSide);
+  if (size == image.size()) return image;
+  cv::Mat out;
+  cv::resize(image, out, size, 0, 0, cv::INTER_LINEAR);
+  return out;
+}
+
+torch::Tensor clipToTensor(const std::vector<cv::Mat>& frames, const CropBox& box, bool flip,
+                           int target, const std::vector<double>& mean,
+                           const std::vector<double>& std) {
+  const auto count = static_cast<int64_t>(frames.size());
+  auto bytes = torch::empty({count, target, target, 3}, torch::kUInt8);
+  for (int64_t t = 0; t < count; ++t) {
+    const cv::Mat& frame = frames[t];
+    TSN_CHECK(frame.type() == CV_8UC3 && box.x + box.width <= frame.cols &&
+                  box.y + box.height <= frame.rows,
+              "crop {}x{}+{}+{} outside frame {}x{}", box.width, box.height, box.x, box.y,
+              frame.cols, frame.rows);
+    cv::Mat out(target, target, CV_8UC3, bytes[t].data_ptr<uint8_t>());
+    const cv::Mat crop = frame(cv::Rect(box.x, box.y, box.width, box.height));
+    if (box.width == target && box.height == target) {
+      crop.copyTo(out);
+    } else {
+      cv::resize(crop, out, out.size(), 0, 0, cv::INTER_LINEAR);
+    }
+    if (flip) cv::flip(out, out, 1);
+  }
+  const auto meanT = torch::tensor(mean, torch::kFloat32).view({1, 3, 1, 1});
+  const auto stdT = torch::tensor(std, torch::kFloat32).view({1, 3, 1, 1});
+  return (bytes.permute({0, 3, 1, 2}).to(torch::kFloat32).div_(255.0f) - meanT).div_(stdT).contiguous();
+}
+
+}  // namespace tsn

@@ -1,0 +1,42 @@
+#pragma once
+/// @file Clip transforms (OpenCV). One set of random parameters per clip, applied to every frame
+/// of it, so the frames of a clip stay aligned.
+///
+/// Output layout: a float tensor [T, 3, S, S] (frames, RGB channels, rows, columns), pixels
+/// scaled to [0, 1] and then normalised per channel: (x - mean) / std.
+
+#include <opencv2/core.hpp>
+#include <torch/types.h>
+
+#include <random>
+#include <vector>
+
+namespace tsn {
+
+struct CropBox {
+  int x = 0;
+  int y = 0;
+  int width = 0;
+  int height = 0;
+};
+
+/// A target x target window at a uniformly random position.
+CropBox randomCrop(cv::Size frame, int target, std::mt19937_64& rng);
+
+/// The centred target x target window.
+CropBox centerCrop(cv::Size frame, int target);
+
+/// MMAction2's MultiScaleCrop: width and height each from {1, .875, .75, .66} x the short side
+/// (at most one scale step apart), placed at one of 13 fixed positions; resized to target.
+CropBox multiScaleCrop(cv::Size frame, std::mt19937_64& rng);
+
+/// Crops every frame, resizes the crop to target x target if it differs, optionally flips
+/// horizontally, and normalises. Frames are RGB CV_8UC3 of one size.
+torch::Tensor clipToTensor(const std::vector<cv::Mat>& frames, const CropBox& box, bool flip,
+                           int target, const std::vector<double>& mean,
+                           const std::vector<double>& std);
+
+/// Resizes an image so its short side is `shortSide` (aspect kept).
+cv::Mat resizeShortSide(const cv::Mat& image, int shortSide);
+
+}  // namespace tsn

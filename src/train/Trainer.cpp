@@ -1,0 +1,121 @@
+#include "train/Trainer.h"
+
+#include <filesystem>
+
+#include "common/Logging.h"
+#include "common/Stopwatch.h"
+#include "train/Metrics.h"
+
+namespace tsn {
+
+Trainer::Trainer(const Config& config, Tsn model, ClipLoader& trainLoader, ClipLoader& valLoader,
+                 Communicator& comm, torch::Device device)
+    : config_(config),
+      model_(std::move(model)),
+      trainLoader_(trainLoader),
+      valLoader_(valLoader),
+      comm_(comm),
+      device_(device),
+      schedule_(config.train, trainLoader.batchesPerEpoch()),
+      metricLog_(comm.rank() == 0
+                     ? (std::filesystem::path(config.train.workDir) / "metrics.jsonl").string()
+                     : "") {
+  for (const auto& p : model_->parameters()) {
+    if (p.requires_grad()) trainable_.push_back(p);
+  }
+  optimizer_ = std::make_unique<torch::optim::SGD>(
+      trainable_, torch::optim::SGDOptions(config.train.lr)
+                      .momentum(config.train.momentum)
+                      .weight_decay(config.train.weightDecay));
+}
+
+bool Trainer::validationDue(int64_t epoch) const {
+  const bool last = epoch + 1 == config_.train.epochs;
+  const int64_t interval = config_.train.valInterval;
+  return last || (interval > 0 && (epoch + 1) % interval == 0);
+}
+
+TrainResult Trainer::run() {
+  auto log = logging::get("train");
+  const auto& t = config_.train;
+  log->info("training {} epochs x {} steps; batch {} per rank x {} ranks = {} clips per step; "
+            "{} trainable tensors on {}",
+            t.epochs, trainLoader_.batchesPerEpoch(), t.batchSize, comm_.size(),
+            t.batchSize * comm_.size(), trainable_.size(), device_.str());
+  TrainResult result;
+  for (int64_t epoch = 0; epoch < t.epochs; ++epoch) {
+    trainEpoch(epoch);
+    if (validationDue(epoch)) result.lastValidation = validate(epoch);
+  }
+  result.steps = step_;
+  return result;
+}
+
+void Trainer::trainEpoch(int64_t epoch) {
+  auto log = logging::get("train");
+  model_->train();
+  trainLoader_.startEpoch(epoch);
+  AccuracyMeter window;
+  Stopwatch windowTime;
+  double windowWait = 0;
+  const int64_t steps = trainLoader_.batchesPerEpoch();
+  for (int64_t i = 0; i < steps; ++i) {
+    Stopwatch wait;
+    auto batch = trainLoader_.next();
+    windowWait += wait.seconds();
+    if (!batch) break;
+
+    const double lr = schedule_.at(step_);
+    for (auto& group : optimizer_->param_groups()) {
+      static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
+    }
+    const auto labels = batch->labels.to(device_);
+    const auto scores = model_->forward(batch->clips.to(device_));
+    const auto loss = torch::cross_entropy_loss(scores, labels);
+    optimizer_->zero_grad();
+    loss.backward();
+    if (config_.train.clipGradNorm > 0) {
+      torch::nn::utils::clip_grad_norm_(trainable_, config_.train.clipGradNorm);
+    }
+    optimizer_->step();
+    ++step_;
+    window.add(scores, labels, loss.item<double>());
+
+    if ((i + 1) % config_.train.logInterval == 0 || i + 1 == steps) {
+      const double seconds = windowTime.seconds();
+      const double clipsPerS = window.count() * comm_.size() / std::max(seconds, 1e-9);
+      log->info("epoch {}/{} step {}/{} lr {:.3g} loss {:.4f} top1 {:.3f} top5 {:.3f} "
+                "{:.1f} clips/s data wait {:.2f}s",
+                epoch + 1, config_.train.epochs, i + 1, steps, lr, window.loss(), window.top1(),
+                window.top5(), clipsPerS, windowWait);
+      metricLog_.write({{"mode", "train"}, {"epoch", epoch + 1}, {"iter", i + 1},
+                        {"step", step_}, {"lr", lr}, {"loss", window.loss()},
+                        {"top1", window.top1()}, {"top5", window.top5()},
+                        {"clips_per_s", clipsPerS}, {"data_wait_s", windowWait}});
+      window = AccuracyMeter{};
+      windowTime.reset();
+      windowWait = 0;
+    }
+  }
+  const LoaderStats stats = trainLoader_.stats();
+  if (stats.failed > 0) {
+    log->warn("epoch {}: {} videos failed to load and were replaced", epoch + 1, stats.failed);
+  }
+  metricLog_.write({{"mode", "data"}, {"epoch", epoch + 1}, {"split", "train"},
+                    {"loaded", stats.loaded}, {"failed", stats.failed},
+                    {"failures", stats.failuresByReason}, {"data_wait_s", stats.dataWaitS}});
+}
+
+EvalResult Trainer::validate(int64_t epoch) {
+  Stopwatch time;
+  const EvalResult r = evaluate(model_, valLoader_, device_, epoch);
+  logging::get("train")->info("validation after epoch {}: top1 {:.4f} top5 {:.4f} loss {:.4f} "
+                              "({} clips, {} unreadable, {:.1f}s)",
+                              epoch + 1, r.top1, r.top5, r.loss, r.clips, r.dropped, time.seconds());
+  metricLog_.write({{"mode", "val"}, {"epoch", epoch + 1}, {"step", step_}, {"top1", r.top1},
+                    {"top5", r.top5}, {"loss", r.loss}, {"clips", r.clips},
+                    {"dropped", r.dropped}});
+  return r;
+}
+
+}  // namespace tsn
