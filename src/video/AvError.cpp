@@ -4,7 +4,14 @@ extern "C" {
 #include <libavutil/error.h>
 }
 
+#include <cstdlib>
 #include <filesystem>
+#include <mutex>
+#include <string_view>
+
+extern "C" {
+#include <libavutil/log.h>
+}
 
 namespace tsn::av {
 
@@ -12,6 +19,22 @@ std::string errorText(int code) {
   char buffer[AV_ERROR_MAX_STRING_SIZE] = {};
   av_strerror(code, buffer, sizeof(buffer));
   return buffer;
+}
+
+void initLogging() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    static const std::pair<std::string_view, int> kLevels[] = {
+        {"quiet", AV_LOG_QUIET}, {"error", AV_LOG_ERROR},     {"warning", AV_LOG_WARNING},
+        {"info", AV_LOG_INFO},   {"verbose", AV_LOG_VERBOSE}, {"debug", AV_LOG_DEBUG}};
+    int level = AV_LOG_ERROR;
+    if (const char* wanted = std::getenv("TSN_FFMPEG_LOGLEVEL")) {
+      for (const auto& [name, value] : kLevels) {
+        if (name == wanted) level = value;
+      }
+    }
+    av_log_set_level(level);
+  });
 }
 
 void throwAvError(const char* expr, int code, const std::string& context, const char* file,

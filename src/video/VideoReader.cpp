@@ -73,7 +73,9 @@ struct VideoReader::State {
       const int rc = av_read_frame(format.get(), packet.get());
       if (rc == AVERROR_EOF) break;
       TSN_CHECK_AV(rc, path());
-      if (packet->stream_index == streamIndex) {
+      // Packets flagged DISCARD (outside an MP4 edit list, say) decode to frames FFmpeg drops:
+      // they are not frames of the video.
+      if (packet->stream_index == streamIndex && !(packet->flags & AV_PKT_FLAG_DISCARD)) {
         const int64_t ts = packet->pts != AV_NOPTS_VALUE ? packet->pts : packet->dts;
         if (ts == AV_NOPTS_VALUE) {
           av_packet_unref(packet.get());
@@ -188,6 +190,7 @@ struct VideoReader::State {
 
 VideoReader::VideoReader(const std::string& path) : state_(std::make_unique<State>()) {
   state_->info.path = path;
+  av::initLogging();
   state_->open();
 }
 

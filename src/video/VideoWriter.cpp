@@ -40,6 +40,9 @@ struct VideoWriter::State {
       const int rc = avcodec_receive_packet(codec.get(), packet.get());
       if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return;
       TSN_CHECK_AV(rc, path);
+      // One frame per tick of the codec time base. Without a duration the MP4 muxer's edit
+      // list ends at the last frame's start and readers drop that frame.
+      if (packet->duration == 0) packet->duration = 1;
       av_packet_rescale_ts(packet.get(), codec->time_base, stream->time_base);
       packet->stream_index = stream->index;
       TSN_CHECK_AV(av_interleaved_write_frame(format.get(), packet.get()), path);
@@ -51,6 +54,7 @@ VideoWriter::VideoWriter(const std::string& path, const VideoWriterOptions& opti
     : state_(std::make_unique<State>()) {
   State& s = *state_;
   s.path = path;
+  av::initLogging();
   s.options = options;
   TSN_CHECK(options.width > 0 && options.height > 0 && options.width % 2 == 0 &&
                 options.height % 2 == 0,
