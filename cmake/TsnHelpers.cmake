@@ -34,7 +34,7 @@ endfunction()
 function(tsn_add_test name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;LABELS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
-  target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main)
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
   target_compile_definitions(${name} PRIVATE
     TSN_SOURCE_DIR="${PROJECT_SOURCE_DIR}" TSN_BINARY_DIR="${PROJECT_BINARY_DIR}")
   tsn_target_defaults(${name})

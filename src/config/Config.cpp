@@ -437,9 +437,32 @@ void checkTrainingInputs(const Config& config) {
 }
 
 std::string toToml(const Config& config) {
-  std::ostringstream os;
-  os << toTable(config) << "\n";
-  return os.str();
+  // Rendered here rather than by toml++ so floats print in their shortest exact form
+  // (0.05, not 0.050000000000000003).
+  std::function<std::string(const toml::node&)> render = [&](const toml::node& node) {
+    std::ostringstream os;
+    if (const auto* f = node.as_floating_point()) {
+      std::string text = fmt::format("{}", f->get());
+      if (text.find_first_of(".en") == std::string::npos) text += ".0";
+      return text;
+    }
+    if (const auto* array = node.as_array()) {
+      std::vector<std::string> items;
+      for (const auto& item : *array) items.push_back(render(item));
+      return fmt::format("[{}]", fmt::join(items, ", "));
+    }
+    node.visit([&os](const auto& value) { os << value; });
+    return os.str();
+  };
+  std::string text;
+  for (const auto& [sectionName, section] : toTable(config)) {
+    text += fmt::format("[{}]\n", sectionName.str());
+    for (const auto& [key, value] : *section.as_table()) {
+      text += fmt::format("{} = {}\n", key.str(), render(value));
+    }
+    text += "\n";
+  }
+  return text;
 }
 
 nlohmann::json toJson(const Config& config) {

@@ -1,0 +1,31 @@
+#include <gtest/gtest.h>
+
+#include "common/Strings.h"
+
+namespace tsn {
+namespace {
+
+TEST(Strings, EditDistanceCountsInsertionsDeletionsSubstitutions) {
+  EXPECT_EQ(editDistance("", ""), 0u);
+  EXPECT_EQ(editDistance("lr", "lr"), 0u);
+  EXPECT_EQ(editDistance("lrr", "lr"), 1u);
+  EXPECT_EQ(editDistance("kitten", "sitting"), 3u);
+  EXPECT_EQ(editDistance("", "abc"), 3u);
+}
+
+TEST(Strings, ClosestMatchSuggestsNearKeysOnly) {
+  const std::vector<std::string> keys = {"lr", "epochs", "batch_size", "weight_decay"};
+  EXPECT_EQ(closestMatch("epoch", keys), "epochs");
+  EXPECT_EQ(closestMatch("batchsize", keys), "batch_size");
+  EXPECT_EQ(closestMatch("wieght_decay", keys), "weight_decay");
+  EXPECT_EQ(closestMatch("completely_unrelated_name", keys), "");
+}
+
+TEST(Strings, SplitAndTrim) {
+  EXPECT_EQ(split("a.b..c", '.'), (std::vector<std::string>{"a", "b", "", "c"}));
+  EXPECT_EQ(trim("  x y \t\n"), "x y");
+  EXPECT_EQ(trim("   "), "");
+}
+
+}  // namespace
+}  // namespace tsn

@@ -1,0 +1,191 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <fstream>
+#include <set>
+
+#include "common/Error.h"
+#include "data/ClipLoader.h"
+#include "data/FileList.h"
+#include "support/TestSupport.h"
+
+namespace tsn {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(Sharding, TrainingShardsAreEqualCoverEverythingAndAgreeAcrossRanks) {
+  for (int world : {1, 2, 3, 8}) {
+    std::multiset<int64_t> all;
+    size_t size = 0;
+    for (int rank = 0; rank < world; ++rank) {
+      const auto mine = shardIndices(23, rank, world, 5, 2, true, true);
+      if (rank == 0) size = mine.size();
+      EXPECT_EQ(mine.size(), size) << "world " << world;  // same count on every rank
+      all.insert(mine.begin(), mine.end());
+    }
+    EXPECT_EQ(size, static_cast<size_t>((23 + world - 1) / world));
+    for (int64_t i = 0; i < 23; ++i) EXPECT_GE(all.count(i), 1u) << "sample " << i;
+    EXPECT_EQ(all.size(), size * world);  // padding repeats only what it must
+  }
+}
+
+TEST(Sharding, EvaluationShardsCoverEachSampleExactlyOnce) {
+  std::multiset<int64_t> all;
+  for (int rank = 0; rank < 3; ++rank) {
+    const auto mine = shardIndices(10, rank, 3, 0, 0, false, false);
+    all.insert(mine.begin(), mine.end());
+  }
+  EXPECT_EQ(all.size(), 10u);
+  EXPECT_EQ(std::set<int64_t>(all.begin(), all.end()).size(), 10u);
+}
+
+TEST(Sharding, ShuffleDependsOnSeedAndEpochOnly) {
+  EXPECT_EQ(shardIndices(100, 1, 4, 7, 3, true, true), shardIndices(100, 1, 4, 7, 3, true, true));
+  EXPECT_NE(shardIndices(100, 0, 1, 7, 3, true, true), shardIndices(100, 0, 1, 7, 4, true, true));
+  EXPECT_NE(shardIndices(100, 0, 1, 7, 3, true, true), shardIndices(100, 0, 1, 8, 3, true, true));
+  const auto unshuffled = shardIndices(5, 0, 1, 7, 3, false, false);
+  EXPECT_EQ(unshuffled, (std::vector<int64_t>{0, 1, 2, 3, 4}));
+}
+
+class LoaderTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dataDir_ = new testing::TempDir("loader_data");
+    testing::syntheticDataset(dataDir_->path(), 3, 4, 30, 10);
+  }
+  static void TearDownTestSuite() { delete dataDir_; }
+
+  ModelConfig model() const {
+    ModelConfig m;
+    m.numClasses = 3;
+    m.segNum = 3;
+    return m;
+  }
+  DataConfig data() const {
+    DataConfig d;
+    d.root = dataDir_->str();
+    d.shortSize = 40;
+    d.targetSize = 32;
+    return d;
+  }
+  std::vector<VideoSample> samples(const std::string& list = "train.list") const {
+    return readFileList((dataDir_->path() / list).string(), DataFormat::Video, dataDir_->str(), 3);
+  }
+  std::vector<Batch> epoch(std::vector<VideoSample> s, bool training, int workers,
+                           LoaderOptions o = {}) const {
+    auto dataset = std::make_shared<ClipDataset>(std::move(s), model(), data(), training);
+    o.batchSize = 4;
+    o.workers = workers;
+    o.shuffle = training;
+    o.padToEqualShards = training;
+    o.seed = 11;
+    ClipLoader loader(dataset, o);
+    loader.startEpoch(1);
+    std::vector<Batch> batches;
+    while (auto b = loader.next()) batches.push_back(std::move(*b));
+    lastStats_ = loader.stats();
+    return batches;
+  }
+
+  static testing::TempDir* dataDir_;
+  mutable LoaderStats lastStats_;
+};
+testing::TempDir* LoaderTest::dataDir_ = nullptr;
+
+TEST_F(LoaderTest, BatchesHaveTheDocumentedLayout) {
+  const auto batches = epoch(samples(), true, 2);
+  ASSERT_EQ(batches.size(), 3u);  // 9 training videos, batch 4
+  EXPECT_EQ(batches[0].clips.sizes(), (std::vector<int64_t>{4, 3, 3, 32, 32}));
+  EXPECT_EQ(batches[2].clips.size(0), 1);
+  EXPECT_EQ(batches[0].labels.scalar_type(), torch::kInt64);
+  std::set<int64_t> seen;
+  for (const auto& b : batches) seen.insert(b.sampleIds.begin(), b.sampleIds.end());
+  EXPECT_EQ(seen.size(), 9u);  // every sample once per epoch
+  EXPECT_EQ(lastStats_.loaded, 9);
+  EXPECT_EQ(lastStats_.failed, 0);
+}
+
+TEST_F(LoaderTest, SameBatchesWhateverTheNumberOfWorkers) {
+  const auto inline0 = epoch(samples(), true, 0);
+  const auto threaded = epoch(samples(), true, 3);
+  ASSERT_EQ(inline0.size(), threaded.size());
+  for (size_t i = 0; i < inline0.size(); ++i) {
+    EXPECT_EQ(inline0[i].sampleIds, threaded[i].sampleIds);
+    EXPECT_TRUE(torch::equal(inline0[i].clips, threaded[i].clips)) << "batch " << i;
+    EXPECT_TRUE(torch::equal(inline0[i].labels, threaded[i].labels));
+  }
+}
+
+TEST_F(LoaderTest, EvaluationIsDeterministicAndUnshuffled) {
+  const auto a = epoch(samples("val.list"), false, 2);
+  const auto b = epoch(samples("val.list"), false, 1);
+  ASSERT_EQ(a.size(), 1u);  // 3 val videos
+  EXPECT_EQ(a[0].sampleIds, (std::vector<int64_t>{0, 1, 2}));
+  EXPECT_TRUE(torch::equal(a[0].clips, b[0].clips));
+}
+
+TEST_F(LoaderTest, BadVideosAreReplacedInTrainingAndCountedByReason) {
+  testing::TempDir bad("loader_bad");
+  auto list = samples();
+  const auto addBad = [&](const std::string& name, const std::string& bytes) {
+    testing::writeFile(bad.path() / name, bytes);
+    list.push_back({(bad.path() / name).string(), 0, -1});
+  };
+  addBad("empty.mp4", "");
+  addBad("text.mp4", "not a video at all\n");
+  {  // a truncated copy of a real video
+    std::ifstream in(list[0].path, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    addBad("truncated.mp4", bytes.substr(0, bytes.size() / 3));
+  }
+  list.push_back({(bad.path() / "missing.mp4").string(), 0, -1});
+
+  LoaderOptions o;
+  const auto batches = epoch(list, true, 2, o);
+  int64_t clips = 0;
+  for (const auto& b : batches) clips += b.clips.size(0);
+  EXPECT_EQ(clips, 13);  // every position filled, with replacements
+  EXPECT_GE(lastStats_.failed, 4);
+  EXPECT_EQ(lastStats_.failuresByReason.count("missing file"), 1u);
+  int64_t byReason = 0;
+  for (const auto& [reason, n] : lastStats_.failuresByReason) byReason += n;
+  EXPECT_EQ(byReason, lastStats_.failed);
+
+  // In evaluation nothing is replaced: bad videos are dropped and counted.
+  const auto evalBatches = epoch(list, false, 2, o);
+  int64_t evalClips = 0;
+  for (const auto& b : evalBatches) evalClips += b.clips.size(0);
+  EXPECT_EQ(lastStats_.dropped, lastStats_.failed);
+  EXPECT_EQ(evalClips + lastStats_.dropped, 13);
+}
+
+TEST_F(LoaderTest, TooManyBadVideosStopTheEpochWithAClearError) {
+  auto list = samples();
+  list.push_back({"/no/such/video.mp4", 0, -1});
+  LoaderOptions o;
+  o.maxBadFraction = 0.0;
+  EXPECT_THAT([&] { epoch(list, false, 2, o); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("more than data.max_bad_fraction=0")));
+}
+
+TEST_F(LoaderTest, AWorkerExceptionReachesTheConsumer) {
+  // Every video is missing: a training sample exhausts its replacements and the worker's
+  // exception must surface in next() instead of hanging the consumer.
+  std::vector<VideoSample> list = {{"/no/a.mp4", 0, -1}, {"/no/b.mp4", 1, -1}};
+  EXPECT_THAT([&] { epoch(list, true, 2); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("replacements failed to load")));
+  EXPECT_THAT([&] { epoch(list, true, 0); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("replacements failed to load")));
+}
+
+TEST(FailureReason, CategorisesFfmpegMessages) {
+  EXPECT_EQ(failureReason("x.mp4: No such file or directory (FFmpeg: ...)"), "missing file");
+  EXPECT_EQ(failureReason("x.mp4: Invalid data found when processing input"), "invalid data");
+  EXPECT_EQ(failureReason("x.mp4: frame 3 could not be decoded"), "undecodable frame");
+  EXPECT_EQ(failureReason("something else"), "other error");
+}
+
+}  // namespace
+}  // namespace tsn

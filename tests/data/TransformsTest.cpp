@@ -1,0 +1,95 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <set>
+
+#include "data/Transforms.h"
+
+namespace tsn {
+namespace {
+
+/// A frame whose pixel (x, y) is (x, y, 7).
+cv::Mat coordinateFrame(int width, int height) {
+  cv::Mat m(height, width, CV_8UC3);
+  for (int y = 0; y < height; ++y) {
+    for (int x = 0; x < width; ++x) m.at<cv::Vec3b>(y, x) = cv::Vec3b(x, y, 7);
+  }
+  return m;
+}
+
+TEST(Transforms, CentreCropIsCentred) {
+  const CropBox b = centerCrop({100, 60}, 50);
+  EXPECT_EQ(b.x, 25);
+  EXPECT_EQ(b.y, 5);
+  EXPECT_EQ(b.width, 50);
+  EXPECT_EQ(b.height, 50);
+}
+
+TEST(Transforms, RandomCropStaysInsideAndVaries) {
+  std::mt19937_64 rng(1);
+  std::set<int> xs;
+  for (int i = 0; i < 200; ++i) {
+    const CropBox b = randomCrop({100, 60}, 50, rng);
+    EXPECT_GE(b.x, 0);
+    EXPECT_LE(b.x + b.width, 100);
+    EXPECT_GE(b.y, 0);
+    EXPECT_LE(b.y + b.height, 60);
+    xs.insert(b.x);
+  }
+  EXPECT_GT(xs.size(), 20u);
+}
+
+TEST(Transforms, MultiScaleCropUsesTheMmaction2Scales) {
+  std::mt19937_64 rng(2);
+  std::set<int> widths;
+  for (int i = 0; i < 500; ++i) {
+    const CropBox b = multiScaleCrop({340, 256}, rng);
+    widths.insert(b.width);
+    EXPECT_LE(b.x + b.width, 340);
+    EXPECT_LE(b.y + b.height, 256);
+    // Width and height at most one scale step apart.
+    EXPECT_LE(std::max(b.width, b.height) * 0.74, std::min(b.width, b.height) + 1);
+  }
+  EXPECT_EQ(widths, (std::set<int>{256, 224, 192, 168}));  // 256 x {1, .875, .75, .66}
+}
+
+TEST(Transforms, TensorLayoutIsFramesChannelsRowsColumns) {
+  const std::vector<cv::Mat> frames = {coordinateFrame(40, 30), coordinateFrame(40, 30)};
+  const auto t = clipToTensor(frames, CropBox{10, 5, 8, 8}, false, 8, {0, 0, 0}, {1, 1, 1});
+  ASSERT_EQ(t.sizes(), (std::vector<int64_t>{2, 3, 8, 8}));
+  EXPECT_EQ(t.scalar_type(), torch::kFloat32);
+  // Channel 0 holds x, channel 1 y, channel 2 the constant, scaled to [0, 1].
+  EXPECT_FLOAT_EQ(t[1][0][2][3].item<float>(), 13 / 255.0f);
+  EXPECT_FLOAT_EQ(t[1][1][2][3].item<float>(), 7 / 255.0f);
+  EXPECT_FLOAT_EQ(t[0][2][0][0].item<float>(), 7 / 255.0f);
+}
+
+TEST(Transforms, FlipMirrorsColumns) {
+  const std::vector<cv::Mat> frames = {coordinateFrame(40, 30)};
+  const auto t = clipToTensor(frames, CropBox{0, 0, 10, 10}, true, 10, {0, 0, 0}, {1, 1, 1});
+  EXPECT_FLOAT_EQ(t[0][0][0][0].item<float>(), 9 / 255.0f);
+  EXPECT_FLOAT_EQ(t[0][0][0][9].item<float>(), 0.0f);
+}
+
+TEST(Transforms, NormalisesWithMeanAndStd) {
+  cv::Mat grey(4, 4, CV_8UC3, cv::Scalar(51, 102, 204));
+  const auto t = clipToTensor({grey}, CropBox{0, 0, 4, 4}, false, 4, {0.1, 0.2, 0.3}, {0.5, 0.25, 2.0});
+  EXPECT_NEAR(t[0][0][1][1].item<float>(), (0.2 - 0.1) / 0.5, 1e-6);
+  EXPECT_NEAR(t[0][1][1][1].item<float>(), (0.4 - 0.2) / 0.25, 1e-6);
+  EXPECT_NEAR(t[0][2][1][1].item<float>(), (0.8 - 0.3) / 2.0, 1e-6);
+}
+
+TEST(Transforms, CropOfAnotherSizeIsResizedToTheTarget) {
+  const auto t = clipToTensor({coordinateFrame(40, 30)}, CropBox{0, 0, 20, 20}, false, 10, {0, 0, 0},
+                              {1, 1, 1});
+  EXPECT_EQ(t.sizes(), (std::vector<int64_t>{1, 3, 10, 10}));
+}
+
+TEST(Transforms, ResizeShortSideKeepsAspect) {
+  const cv::Mat r = resizeShortSide(coordinateFrame(200, 100), 50);
+  EXPECT_EQ(r.cols, 100);
+  EXPECT_EQ(r.rows, 50);
+}
+
+}  // namespace
+}  // namespace tsn

@@ -1,0 +1,66 @@
+#include "support/TestSupport.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+
+#include "common/Error.h"
+#include "synth/SyntheticDataset.h"
+
+namespace tsn::testing {
+
+TempDir::TempDir(const std::string& name)
+    // The pid keeps test processes that CTest runs in parallel out of each other's way.
+    : path_(std::filesystem::path(TSN_BINARY_DIR) / "test_tmp" /
+            (name + "." + std::to_string(getpid()))) {
+  std::filesystem::remove_all(path_);
+  std::filesystem::create_directories(path_);
+}
+
+TempDir::~TempDir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
+}
+
+CommandResult run(const std::string& command) {
+  CommandResult result;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  TSN_CHECK(pipe != nullptr, "cannot run {}", command);
+  std::array<char, 4096> buffer{};
+  size_t n = 0;
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.output.append(buffer.data(), n);
+  const int status = pclose(pipe);
+  result.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+void writeFile(const std::filesystem::path& path, const std::string& text) {
+  std::filesystem::create_directories(path.parent_path());
+  std::ofstream(path) << text;
+}
+
+std::filesystem::path syntheticDataset(const std::filesystem::path& dir, int classes,
+                                       int videosPerClass, int frames, int gop) {
+  if (!std::filesystem::exists(dir / "val.list")) {
+    synth::Options o;
+    o.outDir = dir.string();
+    o.classes = classes;
+    o.videosPerClass = videosPerClass;
+    o.valFraction = 0.25;
+    o.seed = 7;
+    o.fps = 10;
+    o.seconds = frames / 10.0;
+    o.gop = gop;
+    synth::makeDataset(o);
+  }
+  return dir;
+}
+
+std::string binary(const std::string& name) {
+  return (std::filesystem::path(TSN_BINARY_DIR) / "bin" / name).string();
+}
+
+}  // namespace tsn::testing

@@ -1,0 +1,98 @@
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "config/Config.h"
+#include "data/ClipLoader.h"
+#include "data/FileList.h"
+#include "dist/Communicator.h"
+#include "model/Tsn.h"
+#include "support/TestSupport.h"
+#include "train/Trainer.h"
+
+namespace tsn {
+namespace {
+
+std::shared_ptr<ClipLoader> loader(const Config& c, const std::string& list, bool training) {
+  auto samples = readFileList(list, c.data.format, c.data.root, c.model.numClasses);
+  auto dataset = std::make_shared<ClipDataset>(samples, c.model, c.data, training);
+  LoaderOptions o;
+  o.batchSize = training ? c.train.batchSize : c.eval.batchSize;
+  o.workers = c.data.workers;
+  o.shuffle = training;
+  o.padToEqualShards = training;
+  o.seed = static_cast<uint64_t>(c.train.seed);
+  return std::make_shared<ClipLoader>(dataset, o);
+}
+
+TEST(Training, ShortRunOnSyntheticVideosLearnsFarAboveChance) {
+  testing::TempDir dir("training_run");
+  const auto data = testing::syntheticDataset(dir.path() / "data", 4, 16, 30, 10);
+  const Config c = parseConfig(fmt::format(R"(
+[model]
+backbone = "resnet18"
+width = 8
+num_classes = 4
+dropout = 0.0
+[data]
+root = "{0}"
+train_list = "{0}/train.list"
+val_list = "{0}/val.list"
+short_size = 40
+target_size = 32
+workers = 1
+[train]
+epochs = 12
+batch_size = 8
+lr = 0.01
+lr_decay_epochs = [9]
+warmup_epochs = 1
+log_interval = 3
+val_interval = 4
+work_dir = "{1}"
+[eval]
+batch_size = 16
+)",
+                                           data.string(), (dir.path() / "work").string()),
+                               "training_test.toml");
+  std::filesystem::create_directories(c.train.workDir);
+  torch::manual_seed(0);
+  Tsn model(c.model);
+  LocalCommunicator comm;
+  auto train = loader(c, c.data.trainList, true);
+  auto val = loader(c, c.data.valList, false);
+  Trainer trainer(c, model, *train, *val, comm, torch::kCPU);
+  const TrainResult result = trainer.run();
+
+  EXPECT_EQ(result.steps, 12 * 6);  // 48 training videos, batch 8
+  EXPECT_EQ(result.lastValidation.clips, 16);
+  // Chance is 0.25.
+  EXPECT_GE(result.lastValidation.top1, 0.75);
+
+  // The metric log holds train and val records with the fields users plot.
+  std::ifstream in(dir.path() / "work" / "metrics.jsonl");
+  std::string line;
+  int trainRecords = 0, valRecords = 0;
+  double firstLoss = -1, lastLoss = -1;
+  while (std::getline(in, line)) {
+    const auto j = nlohmann::json::parse(line);
+    ASSERT_TRUE(j.contains("mode") && j.contains("time")) << line;
+    if (j["mode"] == "train") {
+      for (const char* key : {"epoch", "iter", "lr", "loss", "top1", "top5", "clips_per_s", "data_wait_s"}) {
+        EXPECT_TRUE(j.contains(key)) << key << " missing in " << line;
+      }
+      if (firstLoss < 0) firstLoss = j["loss"].get<double>();
+      lastLoss = j["loss"].get<double>();
+      ++trainRecords;
+    } else if (j["mode"] == "val") {
+      EXPECT_TRUE(j.contains("top1") && j.contains("top5"));
+      ++valRecords;
+    }
+  }
+  EXPECT_EQ(trainRecords, 12 * 2);
+  EXPECT_EQ(valRecords, 3);
+  EXPECT_LT(lastLoss, firstLoss);
+}
+
+}  // namespace
+}  // namespace tsn

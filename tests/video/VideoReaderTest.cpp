@@ -1,0 +1,162 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <random>
+
+#include "common/Error.h"
+#include "support/TestSupport.h"
+#include "synth/SyntheticDataset.h"
+#include "video/VideoReader.h"
+#include "video/VideoWriter.h"
+
+namespace tsn {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct Encoding {
+  std::string container;
+  int gop;
+  int bframes;
+};
+
+void PrintTo(const Encoding& e, std::ostream* os) {
+  *os << e.container << " gop " << e.gop << " bframes " << e.bframes;
+}
+
+std::string writeVideo(const std::filesystem::path& dir, const Encoding& e, int frames) {
+  const auto path = (dir / fmt::format("v_gop{}_b{}.{}", e.gop, e.bframes, e.container)).string();
+  VideoWriterOptions o;
+  o.width = 160;
+  o.height = 120;
+  o.fps = 25;
+  o.gop = e.gop;
+  o.maxBFrames = e.bframes;
+  VideoWriter writer(path, o);
+  const auto spec = synth::makeVideoSpec(3, 10, 1, 5, o.width, o.height);
+  for (int t = 0; t < frames; ++t) writer.write(synth::renderFrame(spec, t));
+  writer.close();
+  return path;
+}
+
+/// Every frame `ffmpeg -vsync passthrough` outputs, as RGB images.
+std::vector<cv::Mat> ffmpegFrames(const std::string& video, const std::filesystem::path& dir,
+                                  int width, int height) {
+  const auto raw = dir / "frames.rgb";
+  const auto r = testing::run(fmt::format("ffmpeg -v error -y -i '{}' -vsync passthrough -f rawvideo "
+                                          "-pix_fmt rgb24 '{}'", video, raw.string()));
+  EXPECT_EQ(r.exitCode, 0) << r.output;
+  std::ifstream in(raw, std::ios::binary);
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t frameBytes = static_cast<size_t>(width) * height * 3;
+  std::vector<cv::Mat> frames;
+  for (size_t off = 0; off + frameBytes <= bytes.size(); off += frameBytes) {
+    frames.push_back(cv::Mat(height, width, CV_8UC3, bytes.data() + off).clone());
+  }
+  return frames;
+}
+
+double meanAbsDiff(const cv::Mat& a, const cv::Mat& b) {
+  cv::Mat d;
+  cv::absdiff(a, b, d);
+  const cv::Scalar m = cv::mean(d);
+  return (m[0] + m[1] + m[2]) / 3;
+}
+
+class FrameAccuracy : public ::testing::TestWithParam<Encoding> {};
+
+TEST_P(FrameAccuracy, EveryFrameMatchesTheFfmpegCli) {
+  const Encoding e = GetParam();
+  testing::TempDir dir(fmt::format("reader_{}_{}_{}", e.container, e.gop, e.bframes));
+  const int kFrames = 40;
+  const std::string video = writeVideo(dir.path(), e, kFrames);
+  const auto reference = ffmpegFrames(video, dir.path(), 160, 120);
+  ASSERT_EQ(reference.size(), static_cast<size_t>(kFrames));
+
+  VideoReader reader(video);
+  ASSERT_EQ(reader.info().numFrames, kFrames);
+  EXPECT_EQ(reader.info().width, 160);
+  EXPECT_EQ(reader.info().height, 120);
+  EXPECT_EQ(reader.info().codec, "h264");
+  std::vector<int64_t> expectedKeys;
+  for (int k = 0; k < kFrames; k += e.gop) expectedKeys.push_back(k);
+  EXPECT_EQ(reader.info().keyframes, expectedKeys);
+
+  // Random access in a shuffled order, with repeats, as training asks for frames.
+  std::vector<int64_t> order(kFrames);
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), std::mt19937(3));
+  order.push_back(order.front());
+  const auto frames = reader.decode(order, 0);
+  ASSERT_EQ(frames.size(), order.size());
+  for (size_t i = 0; i < order.size(); ++i) {
+    const int64_t n = order[i];
+    const double same = meanAbsDiff(frames[i], reference[n]);
+    EXPECT_LT(same, 1.0) << "frame " << n;
+    // And closer to frame n than to its neighbours: the index is exact, not off by one.
+    if (n > 0) EXPECT_LT(same, meanAbsDiff(frames[i], reference[n - 1])) << "frame " << n;
+    if (n + 1 < kFrames) EXPECT_LT(same, meanAbsDiff(frames[i], reference[n + 1])) << "frame " << n;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Encodings, FrameAccuracy,
+                         ::testing::Values(Encoding{"mp4", 10, 2}, Encoding{"mp4", 40, 3},
+                                           Encoding{"mp4", 1, 0}, Encoding{"mkv", 8, 2},
+                                           Encoding{"mkv", 12, 0}),
+                         [](const auto& info) {
+                           return fmt::format("{}_gop{}_b{}", info.param.container, info.param.gop,
+                                              info.param.bframes);
+                         });
+
+TEST(VideoReader, SparseDecodingDecodesOnlyWhatTheGopRequires) {
+  testing::TempDir dir("reader_sparse");
+  const std::string video = writeVideo(dir.path(), {"mp4", 10, 2}, 60);
+  VideoReader reader(video);
+  const auto frames = reader.decode({5, 25, 45}, 0);
+  ASSERT_EQ(frames.size(), 3u);
+  // Each wanted frame sits 5 frames after a keyframe: at most ~6 decoded per wanted frame
+  // (plus B-frame reordering), far from the 46 a decode-everything reader needs.
+  EXPECT_LE(reader.stats().framesDecoded, 3 * 8);
+  EXPECT_EQ(reader.stats().framesConverted, 3);
+}
+
+TEST(VideoReader, ScalesTheShortSideKeepingAspect) {
+  testing::TempDir dir("reader_scale");
+  const std::string video = writeVideo(dir.path(), {"mp4", 10, 2}, 10);
+  VideoReader reader(video);
+  const auto frames = reader.decode({3}, 64);
+  EXPECT_EQ(frames[0].cols, 85);
+  EXPECT_EQ(frames[0].rows, 64);
+  EXPECT_EQ(scaledSize(120, 160, 64), cv::Size(64, 85));
+  EXPECT_EQ(scaledSize(160, 120, 0), cv::Size(160, 120));
+}
+
+TEST(VideoReader, OutOfRangeFrameNamesThePath) {
+  testing::TempDir dir("reader_range");
+  const std::string video = writeVideo(dir.path(), {"mp4", 10, 2}, 10);
+  VideoReader reader(video);
+  try {
+    reader.decode({10}, 0);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr(video));
+    EXPECT_THAT(e.what(), HasSubstr("frame 10 out of range [0, 10)"));
+  }
+}
+
+TEST(VideoReader, UnreadableFilesRaiseErrorsNamingThePath) {
+  testing::TempDir dir("reader_bad");
+  const auto missing = (dir.path() / "missing.mp4").string();
+  EXPECT_THAT([&] { VideoReader r(missing); }, ::testing::ThrowsMessage<Error>(HasSubstr(missing)));
+  const auto text = dir.path() / "notes.mp4";
+  testing::writeFile(text, "this is not a video\n");
+  EXPECT_THAT([&] { VideoReader r(text.string()); },
+              ::testing::ThrowsMessage<Error>(HasSubstr(text.string())));
+  const auto empty = dir.path() / "empty.mp4";
+  testing::writeFile(empty, "");
+  EXPECT_THROW(VideoReader r(empty.string()), Error);
+}
+
+}  // namespace
+}  // namespace tsn

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The main job end to end on a fresh machine: install dependencies, build, make the synthetic
+# data set, train the tiny TSN with mpirun, evaluate on the validation list, print top-1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools/install_deps.sh
+tools/build.sh
+tools/make_synthetic.sh data/synthetic
+source tools/mpirun_args.sh
+work_dir=work_dirs/synthetic_debug
+rm -rf "$work_dir"
+mpirun -np "${TSN_RANKS:-1}" "${MPIRUN_ARGS[@]}" build/bin/tsn_dist \
+  --config configs/synthetic_debug.toml --set train.work_dir="$work_dir"
+echo "metric log: $work_dir/metrics.jsonl; resolved config: $work_dir/config.toml"
