@@ -8,8 +8,12 @@ namespace {
 std::atomic<int> gErrorRank{0};
 }
 
-void setErrorRank(int rank) { gErrorRank = rank; }
-int errorRank() { return gErrorRank; }
+void setErrorRank(int rank) {
+  gErrorRank = rank;
+}
+int errorRank() {
+  return gErrorRank;
+}
 
 namespace detail {
 void throwCheckFailure(const char* file, int line, const char* expr, const std::string& message) {

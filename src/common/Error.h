@@ -33,9 +33,9 @@ namespace detail {
 
 /// TSN_CHECK(cond, "format {}", args...): throws tsn::Error naming the condition, file:line and
 /// rank when cond is false.
-#define TSN_CHECK(cond, ...)                                                            \
-  do {                                                                                  \
-    if (!(cond)) {                                                                      \
+#define TSN_CHECK(cond, ...)                                                                 \
+  do {                                                                                       \
+    if (!(cond)) {                                                                           \
       ::tsn::detail::throwCheckFailure(__FILE__, __LINE__, #cond, fmt::format(__VA_ARGS__)); \
-    }                                                                                   \
+    }                                                                                        \
   } while (false)

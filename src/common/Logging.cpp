@@ -55,7 +55,8 @@ void init(const Options& options) {
   r.sinks.push_back(console);
   if (!options.directory.empty()) {
     std::filesystem::create_directories(options.directory);
-    const auto file = std::filesystem::path(options.directory) / fmt::format("rank{}.log", options.rank);
+    const auto file =
+        std::filesystem::path(options.directory) / fmt::format("rank{}.log", options.rank);
     r.sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(file.string()));
   }
   r.initialised = true;

@@ -12,9 +12,9 @@ namespace tsn::logging {
 struct Options {
   int rank = 0;
   int worldSize = 1;
-  std::string level = "info";     ///< trace | debug | info | warn | error
-  std::string directory;          ///< where rank<N>.log goes; empty: no file
-  bool consoleAllRanks = false;   ///< every rank on the console, not only rank 0
+  std::string level = "info";    ///< trace | debug | info | warn | error
+  std::string directory;         ///< where rank<N>.log goes; empty: no file
+  bool consoleAllRanks = false;  ///< every rank on the console, not only rank 0
 };
 
 /// (Re)configures every module logger. Before the first call, loggers print to the console

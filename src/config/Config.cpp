@@ -1,8 +1,8 @@
 #include "config/Config.h"
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <toml++/toml.h>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <fstream>
@@ -28,13 +28,27 @@ struct Context {
 std::string describe(const toml::node& node) {
   std::ostringstream os;
   switch (node.type()) {
-    case toml::node_type::string: os << "string \"" << node.as_string()->get() << '"'; break;
-    case toml::node_type::integer: os << "integer " << node.as_integer()->get(); break;
-    case toml::node_type::floating_point: os << "float " << node.as_floating_point()->get(); break;
-    case toml::node_type::boolean: os << "boolean " << (node.as_boolean()->get() ? "true" : "false"); break;
-    case toml::node_type::array: os << "an array"; break;
-    case toml::node_type::table: os << "a table"; break;
-    default: os << "a date/time"; break;
+    case toml::node_type::string:
+      os << "string \"" << node.as_string()->get() << '"';
+      break;
+    case toml::node_type::integer:
+      os << "integer " << node.as_integer()->get();
+      break;
+    case toml::node_type::floating_point:
+      os << "float " << node.as_floating_point()->get();
+      break;
+    case toml::node_type::boolean:
+      os << "boolean " << (node.as_boolean()->get() ? "true" : "false");
+      break;
+    case toml::node_type::array:
+      os << "an array";
+      break;
+    case toml::node_type::table:
+      os << "a table";
+      break;
+    default:
+      os << "a date/time";
+      break;
   }
   return os.str();
 }
@@ -118,7 +132,8 @@ Check<double> positive() {
 Check<double> inRange(double low, double high, bool highOpen) {
   return [=](const double& v) {
     const bool ok = v >= low && (highOpen ? v < high : v <= high);
-    return ok ? "" : fmt::format("must be in [{}, {}{}, got {}", low, high, highOpen ? ")" : "]", v);
+    return ok ? ""
+              : fmt::format("must be in [{}, {}{}, got {}", low, high, highOpen ? ")" : "]", v);
   };
 }
 
@@ -139,7 +154,8 @@ Check<std::vector<double>> threePositive(bool strictlyPositive) {
   return [strictlyPositive](const std::vector<double>& v) {
     if (v.size() != 3) return fmt::format("expected 3 values (R, G, B), got {}", v.size());
     for (double x : v) {
-      if (strictlyPositive ? x <= 0 : x < 0) return fmt::format("values must be {} 0", strictlyPositive ? ">" : ">=");
+      if (strictlyPositive ? x <= 0 : x < 0)
+        return fmt::format("values must be {} 0", strictlyPositive ? ">" : ">=");
     }
     return std::string();
   };
@@ -160,15 +176,16 @@ struct Section {
 
 template <class S, class T>
 Field field(const std::string& key, S Config::*section, T S::*member, Check<T> check = nullptr) {
-  return Field{key,
-               [=](Config& c, const toml::node& node, const Context& ctx) {
-                 T value = convert<T>(node, ctx);
-                 if (check) {
-                   if (const std::string err = check(value); !err.empty()) ctx.fail(err);
-                 }
-                 (c.*section).*member = std::move(value);
-               },
-               [=](const Config& c, toml::table& table) { insert(table, key, (c.*section).*member); }};
+  return Field{
+      key,
+      [=](Config& c, const toml::node& node, const Context& ctx) {
+        T value = convert<T>(node, ctx);
+        if (check) {
+          if (const std::string err = check(value); !err.empty()) ctx.fail(err);
+        }
+        (c.*section).*member = std::move(value);
+      },
+      [=](const Config& c, toml::table& table) { insert(table, key, (c.*section).*member); }};
 }
 
 template <class E>
@@ -282,16 +299,18 @@ const Section& findSection(const std::string& name, const Context& ctx) {
   for (const auto& s : sections) {
     if (s.name == name) return s;
   }
-  ctx.fail(fmt::format("unknown section [{}]{}", name,
-                       didYouMean(name, namesOf(sections, [](const Section& s) { return s.name; }))));
+  ctx.fail(
+      fmt::format("unknown section [{}]{}", name,
+                  didYouMean(name, namesOf(sections, [](const Section& s) { return s.name; }))));
 }
 
 const Field& findField(const Section& section, const std::string& key, const Context& ctx) {
   for (const auto& f : section.fields) {
     if (f.key == key) return f;
   }
-  ctx.fail(fmt::format("unknown key '{}' in [{}]{}", key, section.name,
-                       didYouMean(key, namesOf(section.fields, [](const Field& f) { return f.key; }))));
+  ctx.fail(
+      fmt::format("unknown key '{}' in [{}]{}", key, section.name,
+                  didYouMean(key, namesOf(section.fields, [](const Field& f) { return f.key; }))));
 }
 
 std::string lineOf(const std::string& sourceName, const toml::node& node) {
@@ -350,7 +369,8 @@ void resolveAndCrossCheck(Config& config) {
   if (train.lrDecayEpochs.empty() && !config.origins.count("train.lr_decay_epochs")) {
     // The reference recipe: x0.1 at 1/3 and 2/3 of the epochs.
     for (int i = 1; i <= 2; ++i) {
-      const auto epoch = static_cast<int64_t>(std::lround(static_cast<double>(train.epochs) * i / 3));
+      const auto epoch =
+          static_cast<int64_t>(std::lround(static_cast<double>(train.epochs) * i / 3));
       if (epoch >= 1 && epoch < train.epochs &&
           (train.lrDecayEpochs.empty() || train.lrDecayEpochs.back() < epoch)) {
         train.lrDecayEpochs.push_back(epoch);
@@ -397,8 +417,8 @@ Config parseWithOverrides(const std::function<toml::table()>& parse, const std::
   try {
     root = parse();
   } catch (const toml::parse_error& e) {
-    throw ConfigError(fmt::format("{}:{}: TOML syntax error: {}", sourceName,
-                                  e.source().begin.line, e.description()));
+    throw ConfigError(fmt::format("{}:{}: TOML syntax error: {}", sourceName, e.source().begin.line,
+                                  e.description()));
   }
   Config config;
   readTable(config, root, sourceName);
@@ -418,8 +438,8 @@ Config loadConfig(const std::filesystem::path& file, const std::vector<std::stri
   if (!std::filesystem::is_regular_file(file)) {
     throw ConfigError(fmt::format("{}: config file not found", file.string()));
   }
-  Config config = parseWithOverrides([&] { return toml::parse_file(file.string()); },
-                                     file.string(), overrides);
+  Config config =
+      parseWithOverrides([&] { return toml::parse_file(file.string()); }, file.string(), overrides);
   config.sourceFile = file;
   return config;
 }

@@ -19,42 +19,42 @@ enum class DistBackend { Auto, Nccl, Mpi, Local };
 
 struct ModelConfig {
   std::string backbone = "resnet50";  ///< resnet18 | resnet34 | resnet50 | resnet101 | resnet152
-  int64_t width = 64;        ///< channels of the stem; 64 is torchvision's ResNet, less is a tiny one
+  int64_t width = 64;  ///< channels of the stem; 64 is torchvision's ResNet, less is a tiny one
   int64_t numClasses = 400;
-  int64_t segNum = 3;        ///< TSN segments per clip
-  int64_t seglen = 1;        ///< consecutive frames per segment
-  double dropout = 0.5;      ///< before the classifier
-  bool partialBn = false;    ///< freeze every BatchNorm but the first (TSN paper)
-  std::string pretrained;    ///< checkpoint to start from; empty: random initialisation
+  int64_t segNum = 3;      ///< TSN segments per clip
+  int64_t seglen = 1;      ///< consecutive frames per segment
+  double dropout = 0.5;    ///< before the classifier
+  bool partialBn = false;  ///< freeze every BatchNorm but the first (TSN paper)
+  std::string pretrained;  ///< checkpoint to start from; empty: random initialisation
 };
 
 struct DataConfig {
   DataFormat format = DataFormat::Video;
-  std::string root;          ///< video paths in the lists are relative to this
-  std::string trainList;     ///< list paths are relative to the working directory
+  std::string root;       ///< video paths in the lists are relative to this
+  std::string trainList;  ///< list paths are relative to the working directory
   std::string valList;
   std::string testList;
-  int64_t shortSize = 256;   ///< frames are decoded with their short side scaled to this
-  int64_t targetSize = 224;  ///< crop fed to the network
+  int64_t shortSize = 256;      ///< frames are decoded with their short side scaled to this
+  int64_t targetSize = 224;     ///< crop fed to the network
   bool multiScaleCrop = false;  ///< MMAction2's MultiScaleCrop (scales 1, .875, .75, .66)
   bool flip = true;             ///< random horizontal flip in training
   std::vector<double> mean = {0.485, 0.456, 0.406};  ///< on pixels in [0, 1]
   std::vector<double> std = {0.229, 0.224, 0.225};
-  int64_t workers = 4;          ///< decode threads per rank; 0 decodes in the training thread
-  int64_t prefetchBatches = 2;  ///< ready batches held per rank
-  double maxBadFraction = 0.01; ///< stop if more of the videos read in an epoch fail to decode
+  int64_t workers = 4;           ///< decode threads per rank; 0 decodes in the training thread
+  int64_t prefetchBatches = 2;   ///< ready batches held per rank
+  double maxBadFraction = 0.01;  ///< stop if more of the videos read in an epoch fail to decode
 };
 
 struct TrainConfig {
   int64_t epochs = 45;
-  int64_t batchSize = 32;    ///< clips per rank
+  int64_t batchSize = 32;  ///< clips per rank
   double lr = 0.01;
   double momentum = 0.9;
   double weightDecay = 1e-4;
   std::vector<int64_t> lrDecayEpochs;  ///< unset: 1/3 and 2/3 of the epochs (resolved at load)
   double lrDecay = 0.1;
-  double warmupEpochs = 0;   ///< linear warmup, counted in (fractional) epochs
-  double clipGradNorm = 0;   ///< 0 disables gradient clipping
+  double warmupEpochs = 0;  ///< linear warmup, counted in (fractional) epochs
+  double clipGradNorm = 0;  ///< 0 disables gradient clipping
   int64_t seed = 0;
   int64_t logInterval = 20;  ///< steps between training log lines
   int64_t valInterval = 1;   ///< epochs between validations; 0: only after the last epoch
@@ -62,8 +62,8 @@ struct TrainConfig {
 };
 
 struct EvalConfig {
-  int64_t batchSize = 16;    ///< clips per rank
-  int64_t numClips = 1;      ///< clips per video, scores averaged
+  int64_t batchSize = 16;  ///< clips per rank
+  int64_t numClips = 1;    ///< clips per video, scores averaged
 };
 
 struct DistConfig {
@@ -81,7 +81,7 @@ struct CheckpointConfig {
 struct LogConfig {
   std::string level = "info";
   bool consoleAllRanks = false;
-  bool rankFiles = true;      ///< one log file per rank in <work_dir>/logs
+  bool rankFiles = true;  ///< one log file per rank in <work_dir>/logs
 };
 
 struct Config {
@@ -101,7 +101,8 @@ struct Config {
 
 /// Reads `file`, applies `overrides` ("section.key=value", value in TOML syntax; a bare word is
 /// taken as a string), validates every value. Throws ConfigError naming file, line and key.
-Config loadConfig(const std::filesystem::path& file, const std::vector<std::string>& overrides = {});
+Config loadConfig(const std::filesystem::path& file,
+                  const std::vector<std::string>& overrides = {});
 
 /// Same, from TOML text; `sourceName` stands for the file name in messages.
 Config parseConfig(const std::string& text, const std::string& sourceName,

@@ -1,8 +1,8 @@
 #include "data/ClipDataset.h"
 
+#include <torch/torch.h>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
-#include <torch/torch.h>
 
 #include <random>
 
@@ -21,7 +21,9 @@ ClipDataset::ClipDataset(std::vector<VideoSample> samples, const ModelConfig& mo
       training_(training),
       numClips_(training ? 1 : numClips) {}
 
-int64_t ClipDataset::framesPerClip() const { return model_.segNum * model_.seglen * numClips_; }
+int64_t ClipDataset::framesPerClip() const {
+  return model_.segNum * model_.seglen * numClips_;
+}
 
 Clip ClipDataset::load(size_t index, uint64_t seed) const {
   const VideoSample& sample = samples_.at(index);

@@ -1,8 +1,8 @@
 #pragma once
 /// @file One TSN clip per sample: sample frame indices, decode them, transform.
 
-#include <opencv2/core.hpp>
 #include <torch/types.h>
+#include <opencv2/core.hpp>
 
 #include <cstdint>
 #include <vector>
@@ -34,7 +34,6 @@ class ClipDataset {
   Clip load(size_t index, uint64_t seed) const;
 
  private:
-
   std::vector<VideoSample> samples_;
   ModelConfig model_;
   DataConfig data_;

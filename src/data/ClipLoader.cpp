@@ -43,14 +43,10 @@ std::vector<int64_t> shardIndices(int64_t n, int rank, int worldSize, uint64_t s
 
 std::string failureReason(const std::string& message) {
   static const std::pair<const char*, const char*> kPatterns[] = {
-      {"No such file", "missing file"},
-      {"no video stream", "no video stream"},
-      {"has no frames", "empty video"},
-      {"Invalid data", "invalid data"},
-      {"End of file", "truncated"},
-      {"could not be decoded", "undecodable frame"},
-      {"no decoder", "unsupported codec"},
-      {"cannot read frame image", "missing frame image"},
+      {"No such file", "missing file"},    {"no video stream", "no video stream"},
+      {"has no frames", "empty video"},    {"Invalid data", "invalid data"},
+      {"End of file", "truncated"},        {"could not be decoded", "undecodable frame"},
+      {"no decoder", "unsupported codec"}, {"cannot read frame image", "missing frame image"},
   };
   for (const auto& [pattern, reason] : kPatterns) {
     if (message.find(pattern) != std::string::npos) return reason;
@@ -65,13 +61,15 @@ ClipLoader::ClipLoader(std::shared_ptr<const ClipDataset> dataset, LoaderOptions
             options_.rank, options_.worldSize);
 }
 
-ClipLoader::~ClipLoader() { stopWorkers(); }
+ClipLoader::~ClipLoader() {
+  stopWorkers();
+}
 
 int64_t ClipLoader::batchesPerEpoch() const {
-  const int64_t n = static_cast<int64_t>(
-      shardIndices(dataset_->size(), options_.rank, options_.worldSize, options_.seed, 0, false,
-                   options_.padToEqualShards)
-          .size());
+  const int64_t n =
+      static_cast<int64_t>(shardIndices(dataset_->size(), options_.rank, options_.worldSize,
+                                        options_.seed, 0, false, options_.padToEqualShards)
+                               .size());
   return (n + options_.batchSize - 1) / options_.batchSize;
 }
 
@@ -166,14 +164,16 @@ Batch ClipLoader::buildBatch(int64_t batchIndex) {
 }
 
 void ClipLoader::workerLoop() {
-  const int64_t total = static_cast<int64_t>((order_.size() + options_.batchSize - 1) / options_.batchSize);
+  const int64_t total =
+      static_cast<int64_t>((order_.size() + options_.batchSize - 1) / options_.batchSize);
   const int64_t inFlight = options_.prefetch + options_.workers;
   while (true) {
     int64_t mine = -1;
     {
       std::unique_lock lock(mutex_);
       changed_.wait(lock, [&] {
-        return stopping_ || error_ || nextToClaim_ >= total || nextToClaim_ < nextToHand_ + inFlight;
+        return stopping_ || error_ || nextToClaim_ >= total ||
+               nextToClaim_ < nextToHand_ + inFlight;
       });
       if (stopping_ || error_ || nextToClaim_ >= total) return;
       mine = nextToClaim_++;
@@ -191,7 +191,8 @@ void ClipLoader::workerLoop() {
 }
 
 std::optional<Batch> ClipLoader::next() {
-  const int64_t total = static_cast<int64_t>((order_.size() + options_.batchSize - 1) / options_.batchSize);
+  const int64_t total =
+      static_cast<int64_t>((order_.size() + options_.batchSize - 1) / options_.batchSize);
   Stopwatch wait;
   std::optional<Batch> result;
   while (!result) {
@@ -219,9 +220,10 @@ std::optional<Batch> ClipLoader::next() {
     const int64_t attempts = stats_.loaded + stats_.failed;
     if (stats_.failed > 0 && attempts > 0 &&
         static_cast<double>(stats_.failed) / attempts > options_.maxBadFraction) {
-      throw Error(fmt::format("{} of {} videos read this epoch failed to load, more than "
-                              "data.max_bad_fraction={}; see the [data] warnings for which",
-                              stats_.failed, attempts, options_.maxBadFraction));
+      throw Error(
+          fmt::format("{} of {} videos read this epoch failed to load, more than "
+                      "data.max_bad_fraction={}; see the [data] warnings for which",
+                      stats_.failed, attempts, options_.maxBadFraction));
     }
   }
   return result;

@@ -26,29 +26,29 @@ namespace tsn {
 
 struct LoaderOptions {
   int64_t batchSize = 1;
-  int64_t workers = 0;       ///< 0: decode in the calling thread
+  int64_t workers = 0;  ///< 0: decode in the calling thread
   int64_t prefetch = 2;
   bool shuffle = false;
   bool padToEqualShards = false;  ///< training: every rank gets the same number of samples
   int rank = 0;
   int worldSize = 1;
   uint64_t seed = 0;
-  int maxRetries = 10;            ///< replacements tried for a sample that fails to load
-  double maxBadFraction = 1.0;    ///< abort the epoch when more samples than this fail
+  int maxRetries = 10;          ///< replacements tried for a sample that fails to load
+  double maxBadFraction = 1.0;  ///< abort the epoch when more samples than this fail
 };
 
 struct Batch {
-  torch::Tensor clips;   ///< [B, T, 3, S, S]
-  torch::Tensor labels;  ///< [B] int64
+  torch::Tensor clips;             ///< [B, T, 3, S, S]
+  torch::Tensor labels;            ///< [B] int64
   std::vector<int64_t> sampleIds;  ///< dataset index of each clip
 };
 
 struct LoaderStats {
   int64_t loaded = 0;
-  int64_t failed = 0;                    ///< samples that failed to load (each attempt)
-  int64_t dropped = 0;                   ///< evaluation samples left out after failing
+  int64_t failed = 0;   ///< samples that failed to load (each attempt)
+  int64_t dropped = 0;  ///< evaluation samples left out after failing
   std::map<std::string, int64_t> failuresByReason;
-  double dataWaitS = 0;                  ///< time next() spent waiting for a batch
+  double dataWaitS = 0;  ///< time next() spent waiting for a batch
 };
 
 /// This rank's dataset indices for an epoch. Deterministic in (n, seed, epoch, rank, world).

@@ -24,11 +24,13 @@ std::vector<VideoSample> readFileList(const std::string& listPath, DataFormat fo
     std::istringstream fields(text);
     VideoSample sample;
     std::string extra;
-    const bool ok = format == DataFormat::Video
-                        ? static_cast<bool>(fields >> sample.path >> sample.label)
-                        : static_cast<bool>(fields >> sample.path >> sample.numFrames >> sample.label);
+    const bool ok =
+        format == DataFormat::Video
+            ? static_cast<bool>(fields >> sample.path >> sample.label)
+            : static_cast<bool>(fields >> sample.path >> sample.numFrames >> sample.label);
     if (!ok || (fields >> extra)) {
-      fail(format == DataFormat::Video ? "expected 'path label'" : "expected 'dir num_frames label'");
+      fail(format == DataFormat::Video ? "expected 'path label'"
+                                       : "expected 'dir num_frames label'");
     }
     if (sample.label < 0 || sample.label >= numClasses) {
       fail(fmt::format("label {} outside [0, model.num_classes={})", sample.label, numClasses));

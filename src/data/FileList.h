@@ -11,7 +11,7 @@
 namespace tsn {
 
 struct VideoSample {
-  std::string path;        ///< root joined with the listed path
+  std::string path;  ///< root joined with the listed path
   int64_t label = 0;
   int64_t numFrames = -1;  ///< rawframes only
 };

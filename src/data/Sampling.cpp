@@ -41,10 +41,12 @@ std::vector<int64_t> sampleEvalFrames(int64_t numFrames, int64_t segNum, int64_t
   const double interval = span / static_cast<double>(segNum);
   // Clip c of numClips shifts every segment's pick by c/numClips of a segment; one clip takes
   // the centre.
-  const double shift = numClips == 1 ? interval / 2 : interval * static_cast<double>(clip) / numClips;
+  const double shift =
+      numClips == 1 ? interval / 2 : interval * static_cast<double>(clip) / numClips;
   std::vector<int64_t> starts(segNum);
   for (int64_t i = 0; i < segNum; ++i) {
-    starts[i] = std::min(static_cast<int64_t>(interval * i + shift), static_cast<int64_t>(span) - 1);
+    starts[i] =
+        std::min(static_cast<int64_t>(interval * i + shift), static_cast<int64_t>(span) - 1);
   }
   return expand(starts, seglen, numFrames);
 }

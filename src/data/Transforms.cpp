@@ -1,7 +1,7 @@
 #include "data/Transforms.h"
 
-#include <opencv2/imgproc.hpp>
 #include <torch/torch.h>
+#include <opencv2/imgproc.hpp>
 
 #include "common/Error.h"
 #include "video/VideoReader.h"
@@ -30,18 +30,18 @@ CropBox multiScaleCrop(cv::Size frame, std::mt19937_64& rng) {
   for (int i = 0; i < 4; ++i) {
     for (int j = 0; j < 4; ++j) {
       if (std::abs(i - j) <= 1) {
-        sizes.emplace_back(static_cast<int>(base * kScales[i]), static_cast<int>(base * kScales[j]));
+        sizes.emplace_back(static_cast<int>(base * kScales[i]),
+                           static_cast<int>(base * kScales[j]));
       }
     }
   }
   const auto [w, h] = sizes[std::uniform_int_distribution<size_t>(0, sizes.size() - 1)(rng)];
   const int xs = (frame.width - w) / 4;
   const int ys = (frame.height - h) / 4;
-  const std::pair<int, int> offsets[] = {{0, 0},          {4 * xs, 0},      {0, 4 * ys},
-                                         {4 * xs, 4 * ys}, {2 * xs, 2 * ys}, {0, 2 * ys},
-                                         {4 * xs, 2 * ys}, {2 * xs, 4 * ys}, {2 * xs, 0},
-                                         {xs, ys},         {3 * xs, ys},     {xs, 3 * ys},
-                                         {3 * xs, 3 * ys}};
+  const std::pair<int, int> offsets[] = {
+      {0, 0},       {4 * xs, 0},      {0, 4 * ys},      {4 * xs, 4 * ys}, {2 * xs, 2 * ys},
+      {0, 2 * ys},  {4 * xs, 2 * ys}, {2 * xs, 4 * ys}, {2 * xs, 0},      {xs, ys},
+      {3 * xs, ys}, {xs, 3 * ys},     {3 * xs, 3 * ys}};
   const auto [x, y] = offsets[std::uniform_int_distribution<int>(0, 12)(rng)];
   return {x, y, w, h};
 }
@@ -76,7 +76,9 @@ torch::Tensor clipToTensor(const std::vector<cv::Mat>& frames, const CropBox& bo
   }
   const auto meanT = torch::tensor(mean, torch::kFloat32).view({1, 3, 1, 1});
   const auto stdT = torch::tensor(std, torch::kFloat32).view({1, 3, 1, 1});
-  return (bytes.permute({0, 3, 1, 2}).to(torch::kFloat32).div_(255.0f) - meanT).div_(stdT).contiguous();
+  return (bytes.permute({0, 3, 1, 2}).to(torch::kFloat32).div_(255.0f) - meanT)
+      .div_(stdT)
+      .contiguous();
 }
 
 }  // namespace tsn

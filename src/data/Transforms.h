@@ -5,8 +5,8 @@
 /// Output layout: a float tensor [T, 3, S, S] (frames, RGB channels, rows, columns), pixels
 /// scaled to [0, 1] and then normalised per channel: (x - mean) / std.
 
-#include <opencv2/core.hpp>
 #include <torch/types.h>
+#include <opencv2/core.hpp>
 
 #include <random>
 #include <vector>

@@ -87,15 +87,17 @@ ResNetImpl::ResNetImpl(int depth, int64_t width) {
   }
   TSN_CHECK(spec != nullptr, "no ResNet of depth {}", depth);
 
-  conv1 = register_module("conv1", nn::Conv2d(nn::Conv2dOptions(3, width, 7).stride(2).padding(3).bias(false)));
+  conv1 = register_module(
+      "conv1", nn::Conv2d(nn::Conv2dOptions(3, width, 7).stride(2).padding(3).bias(false)));
   bn1 = register_module("bn1", nn::BatchNorm2d(width));
   int64_t inPlanes = width;
   nn::Sequential* layers[] = {&layer1, &layer2, &layer3, &layer4};
   for (int i = 0; i < 4; ++i) {
     const int64_t planes = width << i;
     const int64_t stride = i == 0 ? 1 : 2;
-    *layers[i] = spec->bottleneck ? makeLayer<Bottleneck>(inPlanes, planes, spec->blocks[i], stride)
-                                  : makeLayer<BasicBlock>(inPlanes, planes, spec->blocks[i], stride);
+    *layers[i] = spec->bottleneck
+                     ? makeLayer<Bottleneck>(inPlanes, planes, spec->blocks[i], stride)
+                     : makeLayer<BasicBlock>(inPlanes, planes, spec->blocks[i], stride);
     register_module("layer" + std::to_string(i + 1), *layers[i]);
   }
   featureDim_ = inPlanes;

@@ -17,7 +17,8 @@ torch::Tensor TsnHeadImpl::forward(torch::Tensor features, int64_t framesPerClip
 
 TsnImpl::TsnImpl(const ModelConfig& config) : partialBn_(config.partialBn) {
   backbone = register_module("backbone", ResNet(resnetDepth(config.backbone), config.width));
-  head = register_module("head", TsnHead(backbone->featureDim(), config.numClasses, config.dropout));
+  head =
+      register_module("head", TsnHead(backbone->featureDim(), config.numClasses, config.dropout));
   if (partialBn_) {
     // TSN's partial BN: only the first BatchNorm adapts; the others keep their statistics and
     // affine parameters (as MMAction2's partial_bn).

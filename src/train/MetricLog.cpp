@@ -14,9 +14,8 @@ MetricLog::MetricLog(const std::string& path) {
 
 void MetricLog::write(nlohmann::json record) {
   if (!out_.is_open()) return;
-  record["time"] = std::chrono::duration<double>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
+  record["time"] =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   out_ << record.dump() << '\n';
   out_.flush();
 }

@@ -23,10 +23,10 @@ Trainer::Trainer(const Config& config, Tsn model, ClipLoader& trainLoader, ClipL
   for (const auto& p : model_->parameters()) {
     if (p.requires_grad()) trainable_.push_back(p);
   }
-  optimizer_ = std::make_unique<torch::optim::SGD>(
-      trainable_, torch::optim::SGDOptions(config.train.lr)
-                      .momentum(config.train.momentum)
-                      .weight_decay(config.train.weightDecay));
+  optimizer_ =
+      std::make_unique<torch::optim::SGD>(trainable_, torch::optim::SGDOptions(config.train.lr)
+                                                          .momentum(config.train.momentum)
+                                                          .weight_decay(config.train.weightDecay));
 }
 
 bool Trainer::validationDue(int64_t epoch) const {
@@ -38,10 +38,11 @@ bool Trainer::validationDue(int64_t epoch) const {
 TrainResult Trainer::run() {
   auto log = logging::get("train");
   const auto& t = config_.train;
-  log->info("training {} epochs x {} steps; batch {} per rank x {} ranks = {} clips per step; "
-            "{} trainable tensors on {}",
-            t.epochs, trainLoader_.batchesPerEpoch(), t.batchSize, comm_.size(),
-            t.batchSize * comm_.size(), trainable_.size(), device_.str());
+  log->info(
+      "training {} epochs x {} steps; batch {} per rank x {} ranks = {} clips per step; "
+      "{} trainable tensors on {}",
+      t.epochs, trainLoader_.batchesPerEpoch(), t.batchSize, comm_.size(),
+      t.batchSize * comm_.size(), trainable_.size(), device_.str());
   TrainResult result;
   for (int64_t epoch = 0; epoch < t.epochs; ++epoch) {
     trainEpoch(epoch);
@@ -84,14 +85,21 @@ void Trainer::trainEpoch(int64_t epoch) {
     if ((i + 1) % config_.train.logInterval == 0 || i + 1 == steps) {
       const double seconds = windowTime.seconds();
       const double clipsPerS = window.count() * comm_.size() / std::max(seconds, 1e-9);
-      log->info("epoch {}/{} step {}/{} lr {:.3g} loss {:.4f} top1 {:.3f} top5 {:.3f} "
-                "{:.1f} clips/s data wait {:.2f}s",
-                epoch + 1, config_.train.epochs, i + 1, steps, lr, window.loss(), window.top1(),
-                window.top5(), clipsPerS, windowWait);
-      metricLog_.write({{"mode", "train"}, {"epoch", epoch + 1}, {"iter", i + 1},
-                        {"step", step_}, {"lr", lr}, {"loss", window.loss()},
-                        {"top1", window.top1()}, {"top5", window.top5()},
-                        {"clips_per_s", clipsPerS}, {"data_wait_s", windowWait}});
+      log->info(
+          "epoch {}/{} step {}/{} lr {:.3g} loss {:.4f} top1 {:.3f} top5 {:.3f} "
+          "{:.1f} clips/s data wait {:.2f}s",
+          epoch + 1, config_.train.epochs, i + 1, steps, lr, window.loss(), window.top1(),
+          window.top5(), clipsPerS, windowWait);
+      metricLog_.write({{"mode", "train"},
+                        {"epoch", epoch + 1},
+                        {"iter", i + 1},
+                        {"step", step_},
+                        {"lr", lr},
+                        {"loss", window.loss()},
+                        {"top1", window.top1()},
+                        {"top5", window.top5()},
+                        {"clips_per_s", clipsPerS},
+                        {"data_wait_s", windowWait}});
       window = AccuracyMeter{};
       windowTime.reset();
       windowWait = 0;
@@ -101,19 +109,29 @@ void Trainer::trainEpoch(int64_t epoch) {
   if (stats.failed > 0) {
     log->warn("epoch {}: {} videos failed to load and were replaced", epoch + 1, stats.failed);
   }
-  metricLog_.write({{"mode", "data"}, {"epoch", epoch + 1}, {"split", "train"},
-                    {"loaded", stats.loaded}, {"failed", stats.failed},
-                    {"failures", stats.failuresByReason}, {"data_wait_s", stats.dataWaitS}});
+  metricLog_.write({{"mode", "data"},
+                    {"epoch", epoch + 1},
+                    {"split", "train"},
+                    {"loaded", stats.loaded},
+                    {"failed", stats.failed},
+                    {"failures", stats.failuresByReason},
+                    {"data_wait_s", stats.dataWaitS}});
 }
 
 EvalResult Trainer::validate(int64_t epoch) {
   Stopwatch time;
   const EvalResult r = evaluate(model_, valLoader_, device_, epoch);
-  logging::get("train")->info("validation after epoch {}: top1 {:.4f} top5 {:.4f} loss {:.4f} "
-                              "({} clips, {} unreadable, {:.1f}s)",
-                              epoch + 1, r.top1, r.top5, r.loss, r.clips, r.dropped, time.seconds());
-  metricLog_.write({{"mode", "val"}, {"epoch", epoch + 1}, {"step", step_}, {"top1", r.top1},
-                    {"top5", r.top5}, {"loss", r.loss}, {"clips", r.clips},
+  logging::get("train")->info(
+      "validation after epoch {}: top1 {:.4f} top5 {:.4f} loss {:.4f} "
+      "({} clips, {} unreadable, {:.1f}s)",
+      epoch + 1, r.top1, r.top5, r.loss, r.clips, r.dropped, time.seconds());
+  metricLog_.write({{"mode", "val"},
+                    {"epoch", epoch + 1},
+                    {"step", step_},
+                    {"top1", r.top1},
+                    {"top5", r.top5},
+                    {"loss", r.loss},
+                    {"clips", r.clips},
                     {"dropped", r.dropped}});
   return r;
 }

@@ -21,10 +21,10 @@ void initLogging();
 
 /// TSN_CHECK_AV(call, path): throws tsn::Error with the path, the call and FFmpeg's message when
 /// call returns a negative AVERROR.
-#define TSN_CHECK_AV(expr, context)                                        \
-  do {                                                                     \
-    const int tsnAvCode_ = (expr);                                         \
-    if (tsnAvCode_ < 0) {                                                  \
+#define TSN_CHECK_AV(expr, context)                                              \
+  do {                                                                           \
+    const int tsnAvCode_ = (expr);                                               \
+    if (tsnAvCode_ < 0) {                                                        \
       ::tsn::av::throwAvError(#expr, tsnAvCode_, (context), __FILE__, __LINE__); \
-    }                                                                      \
+    }                                                                            \
   } while (false)

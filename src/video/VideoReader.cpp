@@ -14,7 +14,9 @@ using av::AvPtr;
 cv::Size scaledSize(int width, int height, int shortSide) {
   if (shortSide <= 0) return {width, height};
   const double scale = static_cast<double>(shortSide) / std::min(width, height);
-  const auto round = [scale](int v) { return std::max(1, static_cast<int>(std::lround(v * scale))); };
+  const auto round = [scale](int v) {
+    return std::max(1, static_cast<int>(std::lround(v * scale)));
+  };
   return width <= height ? cv::Size(shortSide, round(height)) : cv::Size(round(width), shortSide);
 }
 
@@ -61,7 +63,8 @@ struct VideoReader::State {
     info.width = stream->codecpar->width;
     info.height = stream->codecpar->height;
     info.codec = avcodec_get_name(stream->codecpar->codec_id);
-    const AVRational rate = stream->avg_frame_rate.num > 0 ? stream->avg_frame_rate : stream->r_frame_rate;
+    const AVRational rate =
+        stream->avg_frame_rate.num > 0 ? stream->avg_frame_rate : stream->r_frame_rate;
     info.fps = rate.den > 0 ? av_q2d(rate) : 0;
     indexPackets(stream);
   }
@@ -92,7 +95,8 @@ struct VideoReader::State {
       if (key) info.keyframes.push_back(indexOf(ts));
     }
     std::sort(info.keyframes.begin(), info.keyframes.end());
-    if (info.keyframes.empty() || info.keyframes.front() != 0) info.keyframes.insert(info.keyframes.begin(), 0);
+    if (info.keyframes.empty() || info.keyframes.front() != 0)
+      info.keyframes.insert(info.keyframes.begin(), 0);
     info.numFrames = static_cast<int64_t>(framePts.size());
     const double timeBase = av_q2d(stream->time_base);
     info.durationS = stream->duration != AV_NOPTS_VALUE
@@ -163,10 +167,9 @@ struct VideoReader::State {
 
   cv::Mat convert(int shortSide) {
     const cv::Size size = scaledSize(frame->width, frame->height, shortSide);
-    sws.reset(sws_getCachedContext(sws.release(), frame->width, frame->height,
-                                   static_cast<AVPixelFormat>(frame->format), size.width,
-                                   size.height, AV_PIX_FMT_RGB24, SWS_BILINEAR, nullptr, nullptr,
-                                   nullptr));
+    sws.reset(sws_getCachedContext(
+        sws.release(), frame->width, frame->height, static_cast<AVPixelFormat>(frame->format),
+        size.width, size.height, AV_PIX_FMT_RGB24, SWS_BILINEAR, nullptr, nullptr, nullptr));
     TSN_CHECK(sws != nullptr, "{}: cannot convert pixel format {}", path(),
               av_get_pix_fmt_name(static_cast<AVPixelFormat>(frame->format)));
     cv::Mat rgb(size, CV_8UC3);
@@ -196,8 +199,12 @@ VideoReader::VideoReader(const std::string& path) : state_(std::make_unique<Stat
 
 VideoReader::~VideoReader() = default;
 
-const VideoInfo& VideoReader::info() const { return state_->info; }
-const DecodeStats& VideoReader::stats() const { return state_->stats; }
+const VideoInfo& VideoReader::info() const {
+  return state_->info;
+}
+const DecodeStats& VideoReader::stats() const {
+  return state_->stats;
+}
 
 std::vector<cv::Mat> VideoReader::decode(const std::vector<int64_t>& indices, int shortSide) {
   State& s = *state_;
@@ -220,7 +227,8 @@ std::vector<cv::Mat> VideoReader::decode(const std::vector<int64_t>& indices, in
       frames[i] = s.decodeForwardTo(target, shortSide);
       if (!frames[i].empty()) break;
       if (seek) {
-        if (slot == 0) throw Error(fmt::format("{}: frame {} could not be decoded", s.path(), target));
+        if (slot == 0)
+          throw Error(fmt::format("{}: frame {} could not be decoded", s.path(), target));
         --slot;
       }
       seek = true;

@@ -17,7 +17,7 @@ namespace tsn {
 struct VideoInfo {
   std::string path;
   int64_t numFrames = 0;
-  double fps = 0;             ///< average frame rate from the stream
+  double fps = 0;  ///< average frame rate from the stream
   double durationS = 0;
   int width = 0;
   int height = 0;

@@ -56,9 +56,9 @@ VideoWriter::VideoWriter(const std::string& path, const VideoWriterOptions& opti
   s.path = path;
   av::initLogging();
   s.options = options;
-  TSN_CHECK(options.width > 0 && options.height > 0 && options.width % 2 == 0 &&
-                options.height % 2 == 0,
-            "{}: frame size {}x{} must be positive and even", path, options.width, options.height);
+  TSN_CHECK(
+      options.width > 0 && options.height > 0 && options.width % 2 == 0 && options.height % 2 == 0,
+      "{}: frame size {}x{} must be positive and even", path, options.width, options.height);
 
   AVFormatContext* raw = nullptr;
   TSN_CHECK_AV(avformat_alloc_output_context2(&raw, nullptr, nullptr, path.c_str()), path);

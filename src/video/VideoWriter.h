@@ -12,9 +12,9 @@ struct VideoWriterOptions {
   int width = 0;
   int height = 0;
   int fps = 25;
-  int gop = 25;          ///< frames between keyframes
-  int maxBFrames = 2;    ///< 0 for an I/P-only stream
-  int crf = 23;          ///< x264 constant rate factor
+  int gop = 25;        ///< frames between keyframes
+  int maxBFrames = 2;  ///< 0 for an I/P-only stream
+  int crf = 23;        ///< x264 constant rate factor
   std::string encoder = "libx264";
   std::string preset = "veryfast";
 };

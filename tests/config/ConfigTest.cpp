@@ -110,10 +110,9 @@ TEST(Config, OutOfRangeValuesAreRefused) {
 }
 
 TEST(Config, CrossFieldChecksNameTheKey) {
-  EXPECT_THAT(configError([] {
-                parseConfig("[data]\nshort_size = 128\ntarget_size = 224\n", "c.toml");
-              }),
-              HasSubstr("c.toml:3: data.target_size: crop 224 is larger than data.short_size=128"));
+  EXPECT_THAT(
+      configError([] { parseConfig("[data]\nshort_size = 128\ntarget_size = 224\n", "c.toml"); }),
+      HasSubstr("c.toml:3: data.target_size: crop 224 is larger than data.short_size=128"));
   EXPECT_THAT(configError([] {
                 parseConfig("[train]\nepochs = 10\nlr_decay_epochs = [5, 12]\n", "c.toml");
               }),
@@ -143,8 +142,10 @@ TEST(Config, OverridesApplyWithTheSameChecks) {
   EXPECT_EQ(c.train.lrDecayEpochs, (std::vector<int64_t>{3, 6}));
   EXPECT_EQ(c.origins.at("train.lr"), "--set train.lr=0.02");
 
-  EXPECT_THAT(configError([] { parseConfig("", "o.toml", {"train.lrr=0.1"}); }),
-              HasSubstr("--set train.lrr=0.1: train.lrr: unknown key 'lrr' in [train] (did you mean 'lr'?)"));
+  EXPECT_THAT(
+      configError([] { parseConfig("", "o.toml", {"train.lrr=0.1"}); }),
+      HasSubstr(
+          "--set train.lrr=0.1: train.lrr: unknown key 'lrr' in [train] (did you mean 'lr'?)"));
   EXPECT_THAT(configError([] { parseConfig("", "o.toml", {"train.lr=fast"}); }),
               HasSubstr("--set train.lr=fast: train.lr: expected a number, got string \"fast\""));
   EXPECT_THAT(configError([] { parseConfig("", "o.toml", {"train.epochs=-1"}); }),

@@ -24,8 +24,10 @@ TEST(Synth, WritesDecodableVideosAndKineticsStyleLists) {
                               "--fps 10 --gop 5 --seed 3");
   ASSERT_EQ(r.exitCode, 0) << r.output;
 
-  const auto train = readFileList((dir.path() / "train.list").string(), DataFormat::Video, dir.str(), 3);
-  const auto val = readFileList((dir.path() / "val.list").string(), DataFormat::Video, dir.str(), 3);
+  const auto train =
+      readFileList((dir.path() / "train.list").string(), DataFormat::Video, dir.str(), 3);
+  const auto val =
+      readFileList((dir.path() / "val.list").string(), DataFormat::Video, dir.str(), 3);
   EXPECT_EQ(train.size(), 9u);
   EXPECT_EQ(val.size(), 3u);
   std::map<int64_t, int> perClass;
@@ -43,8 +45,10 @@ TEST(Synth, WritesDecodableVideosAndKineticsStyleLists) {
     EXPECT_EQ(reader.info().keyframes, (std::vector<int64_t>{0, 5, 10}));
     EXPECT_NEAR(reader.info().fps, 10.0, 1e-6);
     // The ffmpeg CLI sees the same number of frames.
-    const auto probe = testing::run("ffprobe -v error -select_streams v:0 -count_frames -show_entries "
-                                    "stream=nb_read_frames,codec_name -of csv=p=0 '" + s.path + "'");
+    const auto probe = testing::run(
+        "ffprobe -v error -select_streams v:0 -count_frames -show_entries "
+        "stream=nb_read_frames,codec_name -of csv=p=0 '" +
+        s.path + "'");
     EXPECT_EQ(probe.output, "h264,12\n");
   }
 }

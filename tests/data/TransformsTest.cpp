@@ -73,15 +73,16 @@ TEST(Transforms, FlipMirrorsColumns) {
 
 TEST(Transforms, NormalisesWithMeanAndStd) {
   cv::Mat grey(4, 4, CV_8UC3, cv::Scalar(51, 102, 204));
-  const auto t = clipToTensor({grey}, CropBox{0, 0, 4, 4}, false, 4, {0.1, 0.2, 0.3}, {0.5, 0.25, 2.0});
+  const auto t =
+      clipToTensor({grey}, CropBox{0, 0, 4, 4}, false, 4, {0.1, 0.2, 0.3}, {0.5, 0.25, 2.0});
   EXPECT_NEAR(t[0][0][1][1].item<float>(), (0.2 - 0.1) / 0.5, 1e-6);
   EXPECT_NEAR(t[0][1][1][1].item<float>(), (0.4 - 0.2) / 0.25, 1e-6);
   EXPECT_NEAR(t[0][2][1][1].item<float>(), (0.8 - 0.3) / 2.0, 1e-6);
 }
 
 TEST(Transforms, CropOfAnotherSizeIsResizedToTheTarget) {
-  const auto t = clipToTensor({coordinateFrame(40, 30)}, CropBox{0, 0, 20, 20}, false, 10, {0, 0, 0},
-                              {1, 1, 1});
+  const auto t = clipToTensor({coordinateFrame(40, 30)}, CropBox{0, 0, 20, 20}, false, 10,
+                              {0, 0, 0}, {1, 1, 1});
   EXPECT_EQ(t.sizes(), (std::vector<int64_t>{1, 3, 10, 10}));
 }
 

@@ -64,7 +64,9 @@ void expectRefused(const testing::CommandResult& r, const std::filesystem::path&
 
 TEST_F(TsnDistCli, UnknownKeyIsRefusedNamingFileLineAndKey) {
   const auto r = runWith(config("epochz = 3"));
-  expectRefused(r, workDir(), "run.toml:17: train.epochz: unknown key 'epochz' in [train] (did you mean 'epochs'?)");
+  expectRefused(
+      r, workDir(),
+      "run.toml:17: train.epochz: unknown key 'epochz' in [train] (did you mean 'epochs'?)");
 }
 
 TEST_F(TsnDistCli, WrongTypeIsRefused) {
@@ -98,8 +100,9 @@ TEST_F(TsnDistCli, TrainsAndWritesConfigLogsAndMetrics) {
   ASSERT_TRUE(std::filesystem::exists(workDir() / "logs" / "rank0.log"));
   ASSERT_TRUE(std::filesystem::exists(workDir() / "metrics.jsonl"));
   std::ifstream resolved(workDir() / "config.toml");
-  const std::string text((std::istreambuf_iterator<char>(resolved)), std::istreambuf_iterator<char>());
-  EXPECT_THAT(text, HasSubstr("log_interval = 1"));  // the override is in the resolved config
+  const std::string text((std::istreambuf_iterator<char>(resolved)),
+                         std::istreambuf_iterator<char>());
+  EXPECT_THAT(text, HasSubstr("log_interval = 1"));       // the override is in the resolved config
   EXPECT_THAT(text, HasSubstr("lr_decay_epochs = [1]"));  // and the resolved defaults
 }
 

@@ -18,10 +18,12 @@ std::string shapeText(const torch::Tensor& t) {
 std::string describe(Tsn& model) {
   std::string text;
   for (const auto& item : model->named_parameters()) {
-    if (item.key().rfind("backbone.", 0) == 0) text += "param " + item.key() + " " + shapeText(item.value()) + "\n";
+    if (item.key().rfind("backbone.", 0) == 0)
+      text += "param " + item.key() + " " + shapeText(item.value()) + "\n";
   }
   for (const auto& item : model->named_buffers()) {
-    if (item.key().rfind("backbone.", 0) == 0) text += "buffer " + item.key() + " " + shapeText(item.value()) + "\n";
+    if (item.key().rfind("backbone.", 0) == 0)
+      text += "buffer " + item.key() + " " + shapeText(item.value()) + "\n";
   }
   return text;
 }

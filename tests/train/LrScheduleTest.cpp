@@ -13,8 +13,8 @@ TEST(LrSchedule, StepDecayAtConfiguredEpochs) {
   t.lrDecayEpochs = {15, 30};
   const LrSchedule s(t, 100);  // 100 steps per epoch
   EXPECT_DOUBLE_EQ(s.at(0), 0.01);
-  EXPECT_DOUBLE_EQ(s.at(1499), 0.01);       // last step of epoch 15 (1-based)
-  EXPECT_NEAR(s.at(1500), 0.001, 1e-15);    // first step of epoch 16
+  EXPECT_DOUBLE_EQ(s.at(1499), 0.01);     // last step of epoch 15 (1-based)
+  EXPECT_NEAR(s.at(1500), 0.001, 1e-15);  // first step of epoch 16
   EXPECT_NEAR(s.at(2999), 0.001, 1e-15);
   EXPECT_NEAR(s.at(3000), 0.0001, 1e-15);
   EXPECT_NEAR(s.at(4499), 0.0001, 1e-15);

@@ -18,7 +18,8 @@ TEST(Metrics, TopkCountsLabelsAmongTheHighestScores) {
 TEST(Metrics, MeterAveragesOverSamplesNotBatches) {
   AccuracyMeter m;
   m.add(torch::tensor({{1.0, 0.0}}), torch::tensor({0}, torch::kInt64), 2.0);
-  m.add(torch::tensor({{1.0, 0.0}, {1.0, 0.0}, {0.0, 1.0}}), torch::tensor({1, 1, 1}, torch::kInt64), 1.0);
+  m.add(torch::tensor({{1.0, 0.0}, {1.0, 0.0}, {0.0, 1.0}}),
+        torch::tensor({1, 1, 1}, torch::kInt64), 1.0);
   EXPECT_EQ(m.count(), 4);
   EXPECT_DOUBLE_EQ(m.top1(), 0.5);
   EXPECT_DOUBLE_EQ(m.loss(), (2.0 + 3.0) / 4);

@@ -78,7 +78,8 @@ batch_size = 16
     const auto j = nlohmann::json::parse(line);
     ASSERT_TRUE(j.contains("mode") && j.contains("time")) << line;
     if (j["mode"] == "train") {
-      for (const char* key : {"epoch", "iter", "lr", "loss", "top1", "top5", "clips_per_s", "data_wait_s"}) {
+      for (const char* key :
+           {"epoch", "iter", "lr", "loss", "top1", "top5", "clips_per_s", "data_wait_s"}) {
         EXPECT_TRUE(j.contains(key)) << key << " missing in " << line;
       }
       if (firstLoss < 0) firstLoss = j["loss"].get<double>();

@@ -44,8 +44,10 @@ std::string writeVideo(const std::filesystem::path& dir, const Encoding& e, int 
 std::vector<cv::Mat> ffmpegFrames(const std::string& video, const std::filesystem::path& dir,
                                   int width, int height) {
   const auto raw = dir / "frames.rgb";
-  const auto r = testing::run(fmt::format("ffmpeg -v error -y -i '{}' -vsync passthrough -f rawvideo "
-                                          "-pix_fmt rgb24 '{}'", video, raw.string()));
+  const auto r =
+      testing::run(fmt::format("ffmpeg -v error -y -i '{}' -vsync passthrough -f rawvideo "
+                               "-pix_fmt rgb24 '{}'",
+                               video, raw.string()));
   EXPECT_EQ(r.exitCode, 0) << r.output;
   std::ifstream in(raw, std::ios::binary);
   std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

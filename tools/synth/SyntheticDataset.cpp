@@ -20,8 +20,9 @@ namespace {
 namespace fs = std::filesystem;
 
 cv::Scalar hsvToRgb(double hueDegrees, double saturation, double value) {
-  cv::Mat hsv(1, 1, CV_8UC3,
-              cv::Scalar(std::fmod(hueDegrees + 360.0, 360.0) / 2.0, saturation * 255, value * 255));
+  cv::Mat hsv(
+      1, 1, CV_8UC3,
+      cv::Scalar(std::fmod(hueDegrees + 360.0, 360.0) / 2.0, saturation * 255, value * 255));
   cv::Mat rgb;
   cv::cvtColor(hsv, rgb, cv::COLOR_HSV2RGB);
   const auto p = rgb.at<cv::Vec3b>(0, 0);
@@ -41,7 +42,8 @@ void drawShape(cv::Mat& frame, int shape, cv::Point2d centre, double r, const cv
   const cv::Point c(cvRound(centre.x), cvRound(centre.y));
   const int ri = std::max(2, cvRound(r));
   if (shape == 0) {
-    cv::rectangle(frame, c - cv::Point(ri, ri), c + cv::Point(ri, ri), color, cv::FILLED, cv::LINE_AA);
+    cv::rectangle(frame, c - cv::Point(ri, ri), c + cv::Point(ri, ri), color, cv::FILLED,
+                  cv::LINE_AA);
   } else if (shape == 1) {
     cv::circle(frame, c, ri, color, cv::FILLED, cv::LINE_AA);
   } else {
@@ -69,7 +71,8 @@ VideoSpec makeVideoSpec(int classId, int numClasses, int videoIndex, uint64_t se
   const double hue = 360.0 * classId / numClasses + jitter(360.0 / numClasses / 6);
   s.color = hsvToRgb(hue, 0.85 + jitter(0.1), 0.85 + jitter(0.1));
   s.radius = height * (0.16 + jitter(0.03));
-  s.start = {s.radius + u(rng) * (width - 2 * s.radius), s.radius + u(rng) * (height - 2 * s.radius)};
+  s.start = {s.radius + u(rng) * (width - 2 * s.radius),
+             s.radius + u(rng) * (height - 2 * s.radius)};
   const double direction = 2 * M_PI * classId / numClasses + jitter(0.2);
   const double speed = height * (0.012 + jitter(0.004));
   s.velocity = {speed * std::cos(direction), speed * std::sin(direction)};
@@ -90,8 +93,9 @@ cv::Mat renderFrame(const VideoSpec& s, int t) {
     frame.row(y).setTo(s.background[0] * (1 - a) + s.background[1] * a);
   }
   const double dr = s.radius * 0.6;
-  const cv::Point2d distractor(bounce(s.distractorStart.x, s.distractorVelocity.x, t, dr, s.width - dr),
-                               bounce(s.distractorStart.y, s.distractorVelocity.y, t, dr, s.height - dr));
+  const cv::Point2d distractor(
+      bounce(s.distractorStart.x, s.distractorVelocity.x, t, dr, s.width - dr),
+      bounce(s.distractorStart.y, s.distractorVelocity.y, t, dr, s.height - dr));
   cv::circle(frame, distractor, cvRound(dr), cv::Scalar(128, 128, 128), cv::FILLED, cv::LINE_AA);
   const cv::Point2d centre(bounce(s.start.x, s.velocity.x, t, s.radius, s.width - s.radius),
                            bounce(s.start.y, s.velocity.y, t, s.radius, s.height - s.radius));
@@ -113,7 +117,8 @@ Summary makeDataset(const Options& o) {
   TSN_CHECK(o.width % 2 == 0 && o.height % 2 == 0 && o.width >= 32 && o.height >= 32,
             "--width/--height must be even and >= 32, got {}x{}", o.width, o.height);
   const int frames = std::max(1, static_cast<int>(std::lround(o.seconds * o.fps)));
-  const int valPerClass = std::max(1, static_cast<int>(std::lround(o.videosPerClass * o.valFraction)));
+  const int valPerClass =
+      std::max(1, static_cast<int>(std::lround(o.videosPerClass * o.valFraction)));
 
   struct Job {
     int classId;
@@ -127,7 +132,8 @@ Summary makeDataset(const Options& o) {
     summary.classNames.push_back(fmt::format("class_{:02d}", c));
     fs::create_directories(fs::path(o.outDir) / "videos" / summary.classNames.back());
     for (int v = 0; v < o.videosPerClass; ++v) {
-      jobs.push_back({c, v, fmt::format("videos/{0}/{0}_{1:04d}.mp4", summary.classNames.back(), v)});
+      jobs.push_back(
+          {c, v, fmt::format("videos/{0}/{0}_{1:04d}.mp4", summary.classNames.back(), v)});
     }
   }
 
@@ -145,7 +151,8 @@ Summary makeDataset(const Options& o) {
     for (size_t i = next++; i < jobs.size(); i = next++) {
       try {
         const Job& job = jobs[i];
-        const VideoSpec spec = makeVideoSpec(job.classId, o.classes, job.index, o.seed, o.width, o.height);
+        const VideoSpec spec =
+            makeVideoSpec(job.classId, o.classes, job.index, o.seed, o.width, o.height);
         VideoWriter writer((fs::path(o.outDir) / job.relative).string(), writerOptions);
         for (int t = 0; t < frames; ++t) writer.write(renderFrame(spec, t));
         writer.close();
@@ -171,7 +178,8 @@ Summary makeDataset(const Options& o) {
     (isVal ? val : train) << job.relative << ' ' << job.classId << '\n';
     ++(isVal ? summary.valVideos : summary.trainVideos);
   }
-  TSN_CHECK(train.good() && val.good() && names.good(), "{}: cannot write the file lists", o.outDir);
+  TSN_CHECK(train.good() && val.good() && names.good(), "{}: cannot write the file lists",
+            o.outDir);
   return summary;
 }
 

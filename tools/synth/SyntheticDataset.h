@@ -39,10 +39,10 @@ struct Summary {
 /// What one video shows; derived from (seed, class, index).
 struct VideoSpec {
   int classId = 0;
-  int shape = 0;             ///< 0 square, 1 disk, 2 triangle
-  cv::Scalar color;          ///< RGB
+  int shape = 0;     ///< 0 square, 1 disk, 2 triangle
+  cv::Scalar color;  ///< RGB
   cv::Point2d start;
-  cv::Point2d velocity;      ///< pixels per frame
+  cv::Point2d velocity;  ///< pixels per frame
   double radius = 0;
   cv::Scalar background[2];  ///< top and bottom of a vertical gradient, RGB
   cv::Point2d distractorStart;
