@@ -10,32 +10,9 @@
 #include "common/Main.h"
 #include "config/Config.h"
 #include "data/ClipLoader.h"
-#include "data/FileList.h"
 #include "dist/Communicator.h"
 #include "model/Tsn.h"
 #include "train/Trainer.h"
-
-namespace {
-
-std::shared_ptr<tsn::ClipLoader> makeLoader(const tsn::Config& c, const std::string& list,
-                                            bool training, const tsn::Communicator& comm) {
-  auto samples = tsn::readFileList(list, c.data.format, c.data.root, c.model.numClasses);
-  auto dataset = std::make_shared<tsn::ClipDataset>(std::move(samples), c.model, c.data, training,
-                                                    training ? 1 : c.eval.numClips);
-  tsn::LoaderOptions o;
-  o.batchSize = training ? c.train.batchSize : c.eval.batchSize;
-  o.workers = c.data.workers;
-  o.prefetch = c.data.prefetchBatches;
-  o.shuffle = training;
-  o.padToEqualShards = training;
-  o.rank = comm.rank();
-  o.worldSize = comm.size();
-  o.seed = static_cast<uint64_t>(c.train.seed);
-  o.maxBadFraction = c.data.maxBadFraction;
-  return std::make_shared<tsn::ClipLoader>(std::move(dataset), o);
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"Train a Temporal Segment Network"};
@@ -50,8 +27,10 @@ int main(int argc, char** argv) {
     const tsn::Config config = tsn::loadConfig(configPath, overrides);
     tsn::checkTrainingInputs(config);
     tsn::LocalCommunicator comm;
-    auto trainLoader = makeLoader(config, config.data.trainList, true, comm);
-    auto valLoader = makeLoader(config, config.data.valList, false, comm);
+    auto trainLoader =
+        tsn::makeClipLoader(config, config.data.trainList, true, comm.rank(), comm.size());
+    auto valLoader =
+        tsn::makeClipLoader(config, config.data.valList, false, comm.rank(), comm.size());
 
     const std::filesystem::path workDir = config.train.workDir;
     std::filesystem::create_directories(workDir);

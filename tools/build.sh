@@ -15,4 +15,6 @@ elif (($# > 0)); then
 fi
 # ccache must not trust precompiled headers blindly; these settings make it safe with them.
 export CCACHE_SLOPPINESS=${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_file_mtime,include_file_ctime}
-cmake --build "$build_dir" -j "$(nproc)"
+# TSN_BUILD_TARGETS: build only these targets (space-separated); default everything.
+read -r -a targets <<<"${TSN_BUILD_TARGETS:-all}"
+cmake --build "$build_dir" -j "$(nproc)" --target "${targets[@]}"

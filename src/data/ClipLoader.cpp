@@ -9,6 +9,7 @@
 #include "common/Error.h"
 #include "common/Logging.h"
 #include "common/Stopwatch.h"
+#include "data/FileList.h"
 
 namespace tsn {
 namespace {
@@ -227,6 +228,24 @@ std::optional<Batch> ClipLoader::next() {
     }
   }
   return result;
+}
+
+std::shared_ptr<ClipLoader> makeClipLoader(const Config& c, const std::string& listPath,
+                                           bool training, int rank, int worldSize) {
+  auto samples = readFileList(listPath, c.data.format, c.data.root, c.model.numClasses);
+  auto dataset = std::make_shared<ClipDataset>(std::move(samples), c.model, c.data, training,
+                                               training ? 1 : c.eval.numClips);
+  LoaderOptions o;
+  o.batchSize = training ? c.train.batchSize : c.eval.batchSize;
+  o.workers = c.data.workers;
+  o.prefetch = c.data.prefetchBatches;
+  o.shuffle = training;
+  o.padToEqualShards = training;
+  o.rank = rank;
+  o.worldSize = worldSize;
+  o.seed = static_cast<uint64_t>(c.train.seed);
+  o.maxBadFraction = c.data.maxBadFraction;
+  return std::make_shared<ClipLoader>(std::move(dataset), o);
 }
 
 }  // namespace tsn

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "config/Config.h"
 #include "data/ClipDataset.h"
 
 namespace tsn {
@@ -96,5 +97,11 @@ class ClipLoader {
   std::exception_ptr error_;
   LoaderStats stats_;
 };
+
+/// The loader a run uses for one list: training (shuffled, padded shards, random augmentation,
+/// train.batch_size) or evaluation (in order, exact shards, centre crops, eval.batch_size and
+/// eval.num_clips). Reads and validates the list; throws ConfigError for a bad one.
+std::shared_ptr<ClipLoader> makeClipLoader(const Config& config, const std::string& listPath,
+                                           bool training, int rank = 0, int worldSize = 1);
 
 }  // namespace tsn

@@ -4,7 +4,6 @@
 
 #include "config/Config.h"
 #include "data/ClipLoader.h"
-#include "data/FileList.h"
 #include "dist/Communicator.h"
 #include "model/Tsn.h"
 #include "support/TestSupport.h"
@@ -12,18 +11,6 @@
 
 namespace tsn {
 namespace {
-
-std::shared_ptr<ClipLoader> loader(const Config& c, const std::string& list, bool training) {
-  auto samples = readFileList(list, c.data.format, c.data.root, c.model.numClasses);
-  auto dataset = std::make_shared<ClipDataset>(samples, c.model, c.data, training);
-  LoaderOptions o;
-  o.batchSize = training ? c.train.batchSize : c.eval.batchSize;
-  o.workers = c.data.workers;
-  o.shuffle = training;
-  o.padToEqualShards = training;
-  o.seed = static_cast<uint64_t>(c.train.seed);
-  return std::make_shared<ClipLoader>(dataset, o);
-}
 
 TEST(Training, ShortRunOnSyntheticVideosLearnsFarAboveChance) {
   testing::TempDir dir("training_run");
@@ -59,8 +46,8 @@ batch_size = 16
   torch::manual_seed(0);
   Tsn model(c.model);
   LocalCommunicator comm;
-  auto train = loader(c, c.data.trainList, true);
-  auto val = loader(c, c.data.valList, false);
+  auto train = makeClipLoader(c, c.data.trainList, true);
+  auto val = makeClipLoader(c, c.data.valList, false);
   Trainer trainer(c, model, *train, *val, comm, torch::kCPU);
   const TrainResult result = trainer.run();
 
