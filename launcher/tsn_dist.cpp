@@ -12,6 +12,7 @@
 #include "data/ClipLoader.h"
 #include "dist/Communicator.h"
 #include "model/Tsn.h"
+#include "model/Weights.h"
 #include "train/Trainer.h"
 
 int main(int argc, char** argv) {
@@ -26,6 +27,9 @@ int main(int argc, char** argv) {
     // Everything a user can get wrong is checked before any model or thread exists.
     const tsn::Config config = tsn::loadConfig(configPath, overrides);
     tsn::checkTrainingInputs(config);
+    const tsn::StateDict pretrained = config.model.pretrained.empty()
+                                          ? tsn::StateDict{}
+                                          : tsn::readStateDict(config.model.pretrained);
     tsn::LocalCommunicator comm;
     auto trainLoader =
         tsn::makeClipLoader(config, config.data.trainList, true, comm.rank(), comm.size());
@@ -47,6 +51,11 @@ int main(int argc, char** argv) {
                                      ? torch::Device(torch::kCUDA, comm.localRank())
                                      : torch::Device(torch::kCPU);
     tsn::Tsn model(config.model);
+    if (!config.model.pretrained.empty()) {
+      const auto report = tsn::loadWeights(model, pretrained, config.model.pretrained);
+      log->info("loaded {} tensors from {}; left at initial values: {}", report.loaded,
+                config.model.pretrained, fmt::join(report.skipped, ", "));
+    }
     model->to(device);
     tsn::Trainer trainer(config, model, *trainLoader, *valLoader, comm, device);
     const auto result = trainer.run();

@@ -30,8 +30,8 @@ struct VideoReader::State {
   AvPtr<SwsContext> sws;
   int streamIndex = -1;
   std::vector<int64_t> framePts;  ///< presentation timestamp of frame n, ascending
-  int64_t position = -1;          ///< index of the frame the decoder returned last; -1: unknown
-  bool drained = false;           ///< the decoder has returned its last frame
+  int64_t position = -1;  ///< index of the frame the decoder returned last; -1: unknown (seek)
+  bool drained = false;   ///< the decoder has returned its last frame
 
   const std::string& path() const { return info.path; }
 
@@ -221,7 +221,8 @@ std::vector<cv::Mat> VideoReader::decode(const std::vector<int64_t>& indices, in
     // Carry on decoding when the decoder already sits in the target's GOP (or just before
     // it); otherwise jump to the keyframe. If a seek lands after the target (demuxers seek by
     // decode timestamps), step back one keyframe at a time.
-    bool seek = !(s.position >= s.info.keyframes[slot] - 1 && s.position < target);
+    bool seek =
+        !(s.position >= 0 && s.position >= s.info.keyframes[slot] - 1 && s.position < target);
     while (true) {
       if (seek) s.seekToFrame(s.info.keyframes[slot]);
       frames[i] = s.decodeForwardTo(target, shortSide);

@@ -91,6 +91,13 @@ TEST_F(TsnDistCli, MalformedListLineIsRefused) {
   expectRefused(r, workDir(), list.string() + ":2: expected 'path label'");
 }
 
+TEST_F(TsnDistCli, UnreadablePretrainedWeightsAreRefused) {
+  const auto bogus = dir_->path() / "weights.pt";
+  testing::writeFile(bogus, "not weights");
+  const auto r = runWith(config(), "--set model.pretrained=" + bogus.string());
+  expectRefused(r, workDir(), bogus.string() + ": not a torch.save file");
+}
+
 TEST_F(TsnDistCli, TrainsAndWritesConfigLogsAndMetrics) {
   const auto r = runWith(config(), "--set train.log_interval=1");
   ASSERT_EQ(r.exitCode, 0) << r.output;
