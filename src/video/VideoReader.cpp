@@ -1,7 +1,15 @@
 #include "video/VideoReader.h"
 
+extern "C" {
+#include <libavutil/display.h>
+}
+
+#include <opencv2/core.hpp>
+
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <unordered_set>
 
 #include "common/Error.h"
 #include "video/AvError.h"
@@ -20,8 +28,37 @@ cv::Size scaledSize(int width, int height, int shortSide) {
   return width <= height ? cv::Size(shortSide, round(height)) : cv::Size(round(width), shortSide);
 }
 
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// Clockwise rotation in degrees (0, 90, 180, 270) a player applies to the stream's frames.
+int displayRotation(const AVStream* stream) {
+  const uint8_t* matrix = nullptr;
+#if LIBAVFORMAT_VERSION_MAJOR >= 61
+  const AVPacketSideData* sd =
+      av_packet_side_data_get(stream->codecpar->coded_side_data,
+                              stream->codecpar->nb_coded_side_data, AV_PKT_DATA_DISPLAYMATRIX);
+  if (sd != nullptr && sd->size >= 9 * 4) matrix = sd->data;
+#else
+  size_t size = 0;
+  matrix = av_stream_get_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, &size);
+  if (size < 9 * 4) matrix = nullptr;
+#endif
+  if (matrix == nullptr) return 0;
+  // av_display_rotation_get is counter-clockwise; players turn the picture the other way.
+  const double ccw = av_display_rotation_get(reinterpret_cast<const int32_t*>(matrix));
+  if (std::isnan(ccw)) return 0;
+  int cw = static_cast<int>(std::lround(-ccw)) % 360;
+  if (cw < 0) cw += 360;
+  return (cw + 45) / 90 * 90 % 360;
+}
+
+}  // namespace
+
 struct VideoReader::State {
   VideoInfo info;
+  ReaderOptions options;
   DecodeStats stats;
   AvPtr<AVFormatContext> format;
   AvPtr<AVCodecContext> codec;
@@ -32,14 +69,44 @@ struct VideoReader::State {
   std::vector<int64_t> framePts;  ///< presentation timestamp of frame n, ascending
   int64_t position = -1;  ///< index of the frame the decoder returned last; -1: unknown (seek)
   bool drained = false;   ///< the decoder has returned its last frame
+  std::unordered_set<int64_t> wanted;  ///< frames the current decode() call converts
+  Clock::time_point deadline = Clock::time_point::max();
 
   const std::string& path() const { return info.path; }
 
+  void startClock() {
+    deadline = options.timeoutS > 0
+                   ? Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                        std::chrono::duration<double>(options.timeoutS))
+                   : Clock::time_point::max();
+  }
+  bool late() const { return Clock::now() > deadline; }
+  void checkTime() const {
+    if (late()) {
+      throw Error(
+          fmt::format("{}: decoding took longer than the {} s limit", path(), options.timeoutS));
+    }
+  }
+
   void open() {
-    AVFormatContext* raw = nullptr;
-    TSN_CHECK_AV(avformat_open_input(&raw, path().c_str(), nullptr, nullptr), path());
+    startClock();
+    // The interrupt callback ends blocking FFmpeg calls (open, probe, read) past the deadline.
+    AVFormatContext* raw = avformat_alloc_context();
+    TSN_CHECK(raw != nullptr, "{}: out of memory", path());
+    raw->interrupt_callback = {[](void* self) { return static_cast<State*>(self)->late() ? 1 : 0; },
+                               this};
+    AVDictionary* settings = nullptr;
+    av_dict_set(&settings, "protocol_whitelist", "file", 0);
+    if (!options.containers.empty()) {
+      av_dict_set(&settings, "format_whitelist", options.containers.c_str(), 0);
+    }
+    const int rc = avformat_open_input(&raw, path().c_str(), nullptr, &settings);
+    av_dict_free(&settings);
+    if (rc < 0) checkTime();
+    TSN_CHECK_AV(rc, path());  // avformat_open_input freed the context on failure
     format.reset(raw);
     TSN_CHECK_AV(avformat_find_stream_info(format.get(), nullptr), path());
+    info.container = format->iformat->name;
     for (unsigned i = 0; i < format->nb_streams; ++i) {
       if (streamIndex < 0 && format->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_VIDEO) {
         streamIndex = static_cast<int>(i);
@@ -60,9 +127,14 @@ struct VideoReader::State {
     codec->thread_count = 1;
     TSN_CHECK_AV(avcodec_open2(codec.get(), decoder, nullptr), path());
 
-    info.width = stream->codecpar->width;
-    info.height = stream->codecpar->height;
+    info.rotation = displayRotation(stream);
+    const bool swap = info.rotation == 90 || info.rotation == 270;
+    info.width = swap ? stream->codecpar->height : stream->codecpar->width;
+    info.height = swap ? stream->codecpar->width : stream->codecpar->height;
+    TSN_CHECK(info.width > 0 && info.height > 0, "{}: video has no frame size", path());
     info.codec = avcodec_get_name(stream->codecpar->codec_id);
+    const char* pixFmt = av_get_pix_fmt_name(static_cast<AVPixelFormat>(stream->codecpar->format));
+    info.pixelFormat = pixFmt != nullptr ? pixFmt : "unknown";
     const AVRational rate =
         stream->avg_frame_rate.num > 0 ? stream->avg_frame_rate : stream->r_frame_rate;
     info.fps = rate.den > 0 ? av_q2d(rate) : 0;
@@ -75,6 +147,7 @@ struct VideoReader::State {
     while (true) {
       const int rc = av_read_frame(format.get(), packet.get());
       if (rc == AVERROR_EOF) break;
+      checkTime();
       TSN_CHECK_AV(rc, path());
       // Packets flagged DISCARD (outside an MP4 edit list, say) decode to frames FFmpeg drops:
       // they are not frames of the video.
@@ -95,8 +168,9 @@ struct VideoReader::State {
       if (key) info.keyframes.push_back(indexOf(ts));
     }
     std::sort(info.keyframes.begin(), info.keyframes.end());
-    if (info.keyframes.empty() || info.keyframes.front() != 0)
+    if (info.keyframes.empty() || info.keyframes.front() != 0) {
       info.keyframes.insert(info.keyframes.begin(), 0);
+    }
     info.numFrames = static_cast<int64_t>(framePts.size());
     const double timeBase = av_q2d(stream->time_base);
     info.durationS = stream->duration != AV_NOPTS_VALUE
@@ -128,6 +202,7 @@ struct VideoReader::State {
   /// Decodes the next frame into `frame`; false at the end of the stream.
   bool nextFrame() {
     while (!drained) {
+      checkTime();
       const int rc = avcodec_receive_frame(codec.get(), frame.get());
       if (rc == 0) {
         ++stats.framesDecoded;
@@ -153,11 +228,17 @@ struct VideoReader::State {
         TSN_CHECK_AV(avcodec_send_packet(codec.get(), nullptr), path());
         return;
       }
+      checkTime();
       TSN_CHECK_AV(rc, path());
       if (packet->stream_index != streamIndex) {
         av_packet_unref(packet.get());
         continue;
       }
+      // A frame nothing refers to and nobody asked for need not be decoded at all (H.264
+      // and HEVC honour this per packet).
+      const int64_t ts = packet->pts != AV_NOPTS_VALUE ? packet->pts : packet->dts;
+      const bool keep = ts == AV_NOPTS_VALUE || wanted.count(indexOf(ts)) > 0;
+      codec->skip_frame = keep ? AVDISCARD_DEFAULT : AVDISCARD_NONREF;
       const int sent = avcodec_send_packet(codec.get(), packet.get());
       av_packet_unref(packet.get());
       TSN_CHECK_AV(sent, path());
@@ -166,6 +247,8 @@ struct VideoReader::State {
   }
 
   cv::Mat convert(int shortSide) {
+    // Scale straight to the wanted size; the short side is the same before and after a
+    // quarter turn, so rotation can follow.
     const cv::Size size = scaledSize(frame->width, frame->height, shortSide);
     sws.reset(sws_getCachedContext(
         sws.release(), frame->width, frame->height, static_cast<AVPixelFormat>(frame->format),
@@ -177,7 +260,13 @@ struct VideoReader::State {
     const int dstStride[] = {static_cast<int>(rgb.step)};
     sws_scale(sws.get(), frame->data, frame->linesize, 0, frame->height, dst, dstStride);
     ++stats.framesConverted;
-    return rgb;
+    if (info.rotation == 0) return rgb;
+    cv::Mat turned;
+    cv::rotate(rgb, turned,
+               info.rotation == 90    ? cv::ROTATE_90_CLOCKWISE
+               : info.rotation == 180 ? cv::ROTATE_180
+                                      : cv::ROTATE_90_COUNTERCLOCKWISE);
+    return turned;
   }
 
   /// Decodes forward from the decoder's position to frame `target`; converts it.
@@ -191,9 +280,11 @@ struct VideoReader::State {
   }
 };
 
-VideoReader::VideoReader(const std::string& path) : state_(std::make_unique<State>()) {
-  state_->info.path = path;
+VideoReader::VideoReader(const std::string& path, const ReaderOptions& options)
+    : state_(std::make_unique<State>()) {
   av::initLogging();
+  state_->info.path = path;
+  state_->options = options;
   state_->open();
 }
 
@@ -208,9 +299,11 @@ const DecodeStats& VideoReader::stats() const {
 
 std::vector<cv::Mat> VideoReader::decode(const std::vector<int64_t>& indices, int shortSide) {
   State& s = *state_;
+  s.startClock();
   std::vector<int64_t> wanted = indices;
   std::sort(wanted.begin(), wanted.end());
   wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+  s.wanted = {wanted.begin(), wanted.end()};
 
   std::vector<cv::Mat> frames(wanted.size());
   for (size_t i = 0; i < wanted.size(); ++i) {
@@ -228,8 +321,9 @@ std::vector<cv::Mat> VideoReader::decode(const std::vector<int64_t>& indices, in
       frames[i] = s.decodeForwardTo(target, shortSide);
       if (!frames[i].empty()) break;
       if (seek) {
-        if (slot == 0)
+        if (slot == 0) {
           throw Error(fmt::format("{}: frame {} could not be decoded", s.path(), target));
+        }
         --slot;
       }
       seek = true;

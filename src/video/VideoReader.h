@@ -14,14 +14,25 @@
 
 namespace tsn {
 
+/// What a reader may open and how long it may take: no input file may crash or hang a process.
+struct ReaderOptions {
+  double timeoutS = 30;  ///< per open and per decode() call; 0: no limit
+  /// Demuxers allowed (FFmpeg names); empty allows every one. Only the `file` protocol is ever
+  /// allowed, so a list or a playlist cannot make FFmpeg open a URL.
+  std::string containers = "mov,mp4,matroska,webm,avi,mpegts,flv,mpeg";
+};
+
 struct VideoInfo {
   std::string path;
   int64_t numFrames = 0;
   double fps = 0;  ///< average frame rate from the stream
   double durationS = 0;
-  int width = 0;
+  int width = 0;  ///< as displayed: rotation applied
   int height = 0;
+  int rotation = 0;  ///< clockwise degrees applied to decoded frames (0, 90, 180, 270)
   std::string codec;
+  std::string container;
+  std::string pixelFormat;
   std::vector<int64_t> keyframes;  ///< frame indices (presentation order) of keyframes
 };
 
@@ -35,7 +46,7 @@ struct DecodeStats {
 class VideoReader {
  public:
   /// Opens `path` and indexes its packets. Throws tsn::Error naming the path on any failure.
-  explicit VideoReader(const std::string& path);
+  explicit VideoReader(const std::string& path, const ReaderOptions& options = {});
   ~VideoReader();
   VideoReader(const VideoReader&) = delete;
   VideoReader& operator=(const VideoReader&) = delete;
@@ -45,8 +56,10 @@ class VideoReader {
 
   /// The frames at `indices` (any order, repeats allowed) as RGB 8-bit images, scaled so their
   /// short side is `shortSide` (aspect kept; 0 keeps the native size). Seeks to the keyframe at
-  /// or before each wanted frame, decodes forward only as far as needed, and converts only the
-  /// wanted frames. Throws tsn::Error naming the path and frame if a frame cannot be decoded.
+  /// or before each wanted frame, decodes forward only as far as needed (skipping non-reference
+  /// frames it does not want), and converts only the wanted frames. Rotation metadata is
+  /// applied. Throws tsn::Error naming the path and frame if a frame cannot be decoded, or
+  /// when the call takes longer than the timeout.
   std::vector<cv::Mat> decode(const std::vector<int64_t>& indices, int shortSide = 0);
 
  private:

@@ -1,6 +1,7 @@
 #include "video/VideoWriter.h"
 
 extern "C" {
+#include <libavutil/display.h>
 #include <libavutil/opt.h>
 }
 
@@ -88,6 +89,13 @@ VideoWriter::VideoWriter(const std::string& path, const VideoWriterOptions& opti
   TSN_CHECK_AV(avcodec_open2(&c, encoder, nullptr), path);
   TSN_CHECK_AV(avcodec_parameters_from_context(s.stream->codecpar, &c), path);
   s.stream->time_base = c.time_base;
+  if (options.rotation % 360 != 0) {
+    // A display matrix, as phones write it (the same sign convention the readers use).
+    auto* matrix = reinterpret_cast<int32_t*>(
+        av_stream_new_side_data(s.stream, AV_PKT_DATA_DISPLAYMATRIX, 9 * sizeof(int32_t)));
+    TSN_CHECK(matrix != nullptr, "{}: cannot add rotation metadata", path);
+    av_display_rotation_set(matrix, options.rotation);
+  }
   if (!(s.format->oformat->flags & AVFMT_NOFILE)) {
     TSN_CHECK_AV(avio_open(&s.format->pb, path.c_str(), AVIO_FLAG_WRITE), path);
   }

@@ -17,6 +17,7 @@ struct VideoWriterOptions {
   int crf = 23;        ///< x264 constant rate factor
   std::string encoder = "libx264";
   std::string preset = "veryfast";
+  int rotation = 0;  ///< display rotation metadata, clockwise degrees (0, 90, 180, 270)
 };
 
 class VideoWriter {

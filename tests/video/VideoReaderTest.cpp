@@ -111,6 +111,119 @@ INSTANTIATE_TEST_SUITE_P(Encodings, FrameAccuracy,
                                               info.param.bframes);
                          });
 
+/// A video the ffmpeg CLI encodes from its moving test pattern.
+struct CliVideo {
+  std::string name;
+  std::string file;    ///< output file name (the extension picks the container)
+  std::string encode;  ///< ffmpeg options after the input
+  int frames;
+  std::string codec;  ///< what the reader must report
+  int rotation = 0;
+  int width = 160;  ///< as displayed
+  int height = 120;
+};
+
+void PrintTo(const CliVideo& v, std::ostream* os) {
+  *os << v.name;
+}
+
+class CliFrameAccuracy : public ::testing::TestWithParam<CliVideo> {};
+
+TEST_P(CliFrameAccuracy, EveryFrameMatchesTheFfmpegCli) {
+  const CliVideo v = GetParam();
+  testing::TempDir dir("cli_" + v.name);
+  const std::string video = (dir.path() / v.file).string();
+  const auto made = testing::run(
+      fmt::format("ffmpeg -v error -y -f lavfi -i testsrc2=size={}x{}:rate=25 -frames:v {} {} '{}'",
+                  v.rotation % 180 ? v.height : v.width, v.rotation % 180 ? v.width : v.height,
+                  v.frames, v.encode, video));
+  ASSERT_EQ(made.exitCode, 0) << made.output;
+
+  VideoReader reader(video);
+  EXPECT_EQ(reader.info().codec, v.codec);
+  EXPECT_EQ(reader.info().rotation, v.rotation);
+  ASSERT_EQ(reader.info().width, v.width);
+  ASSERT_EQ(reader.info().height, v.height);
+  // The CLI applies rotation metadata too (autorotate), so both see the displayed picture.
+  const auto reference = ffmpegFrames(video, dir.path(), v.width, v.height);
+  ASSERT_EQ(reader.info().numFrames, static_cast<int64_t>(reference.size()));
+  ASSERT_EQ(reader.info().numFrames, v.frames);
+
+  std::vector<int64_t> order(v.frames);
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), std::mt19937(9));
+  const auto frames = reader.decode(order, 0);
+  for (size_t i = 0; i < order.size(); ++i) {
+    const int64_t n = order[i];
+    ASSERT_EQ(frames[i].size(), reference[n].size());
+    const double same = meanAbsDiff(frames[i], reference[n]);
+    // Both convert with libswscale, with different filters (and dithering from 10 bits).
+    EXPECT_LT(same, 3.0) << "frame " << n;
+    if (n > 0) EXPECT_LT(same, meanAbsDiff(frames[i], reference[n - 1])) << "frame " << n;
+    if (n + 1 < v.frames)
+      EXPECT_LT(same, meanAbsDiff(frames[i], reference[n + 1])) << "frame " << n;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    CodecsAndContainers, CliFrameAccuracy,
+    ::testing::Values(
+        CliVideo{"h264_bframes_mp4", "v.mp4", "-c:v libx264 -bf 3 -g 12 -pix_fmt yuv420p", 40,
+                 "h264"},
+        CliVideo{"h264_open_gop_mkv", "v.mkv",
+                 "-c:v libx264 -bf 3 -x264-params open_gop=1:keyint=10:min-keyint=10:scenecut=0 "
+                 "-pix_fmt yuv420p",
+                 40, "h264"},
+        CliVideo{"h264_10bit_mp4", "v.mp4", "-c:v libx264 -g 8 -pix_fmt yuv420p10le", 20, "h264"},
+        CliVideo{"h264_odd_size_444_mkv", "v.mkv",
+                 "-vf scale=161:121 -c:v libx264 -g 8 -pix_fmt yuv444p", 20, "h264", 0, 161, 121},
+        CliVideo{"hevc_mkv", "v.mkv",
+                 "-c:v libx265 -x265-params log-level=error:keyint=10:bframes=3 "
+                 "-pix_fmt yuv420p",
+                 30, "hevc"},
+        CliVideo{"vp9_webm", "v.webm", "-c:v libvpx-vp9 -g 10 -deadline realtime -cpu-used 8", 30,
+                 "vp9"},
+        CliVideo{"mpeg4_avi", "v.avi", "-c:v mpeg4 -g 10 -q:v 3", 30, "mpeg4"},
+        CliVideo{"vfr_mkv", "v.mkv",
+                 "-vf 'setpts=PTS+if(gte(N\\,10)\\,7)+if(gte(N\\,20)\\,11)' -fps_mode passthrough "
+                 "-c:v libx264 -g 6 -pix_fmt yuv420p",
+                 30, "h264"},
+        CliVideo{"ten_frames_mp4", "v.mp4", "-c:v libx264 -pix_fmt yuv420p", 10, "h264"},
+        CliVideo{"one_frame_mp4", "v.mp4", "-c:v libx264 -pix_fmt yuv420p", 1, "h264"}),
+    [](const auto& info) { return info.param.name; });
+
+TEST(VideoReader, AppliesRotationMetadataAsTheFfmpegCliDoes) {
+  for (const int rotation : {90, 180, 270}) {
+    testing::TempDir dir(fmt::format("reader_rotation_{}", rotation));
+    const auto video = (dir.path() / "phone.mp4").string();
+    VideoWriterOptions o;
+    o.width = 160;
+    o.height = 120;
+    o.gop = 8;
+    o.rotation = rotation;
+    {
+      VideoWriter writer(video, o);
+      const auto spec = synth::makeVideoSpec(2, 10, 0, 3, o.width, o.height);
+      for (int t = 0; t < 16; ++t) writer.write(synth::renderFrame(spec, t));
+    }
+    VideoReader reader(video);
+    EXPECT_EQ(reader.info().rotation, rotation);
+    const bool quarter = rotation != 180;
+    EXPECT_EQ(reader.info().width, quarter ? 120 : 160);
+    EXPECT_EQ(reader.info().height, quarter ? 160 : 120);
+    const auto reference =
+        ffmpegFrames(video, dir.path(), reader.info().width, reader.info().height);
+    ASSERT_EQ(reference.size(), 16u);
+    const auto frames = reader.decode({3, 11}, 0);
+    EXPECT_LT(meanAbsDiff(frames[0], reference[3]), 1.0) << rotation;
+    EXPECT_LT(meanAbsDiff(frames[1], reference[11]), 1.0) << rotation;
+    // Short-side scaling keeps the displayed orientation.
+    const auto small = reader.decode({3}, 60);
+    EXPECT_EQ(small[0].cols, quarter ? 60 : 80);
+    EXPECT_EQ(small[0].rows, quarter ? 80 : 60);
+  }
+}
+
 TEST(VideoReader, SparseDecodingDecodesOnlyWhatTheGopRequires) {
   testing::TempDir dir("reader_sparse");
   const std::string video = writeVideo(dir.path(), {"mp4", 10, 2}, 60);
@@ -145,6 +258,29 @@ TEST(VideoReader, OutOfRangeFrameNamesThePath) {
     EXPECT_THAT(e.what(), HasSubstr(video));
     EXPECT_THAT(e.what(), HasSubstr("frame 10 out of range [0, 10)"));
   }
+}
+
+TEST(VideoReader, DecodeTimeLimitStopsSlowVideos) {
+  testing::TempDir dir("reader_timeout");
+  const std::string video = writeVideo(dir.path(), {"mp4", 10, 2}, 10);
+  ReaderOptions tiny;
+  tiny.timeoutS = 1e-9;
+  EXPECT_THAT([&] { VideoReader r(video, tiny); },
+              ::testing::ThrowsMessage<Error>(HasSubstr(video + ": decoding took longer than")));
+}
+
+TEST(VideoReader, OnlyLocalFilesOfAllowedContainers) {
+  testing::TempDir dir("reader_whitelist");
+  const std::string video = writeVideo(dir.path(), {"mp4", 10, 2}, 10);
+  ReaderOptions mkvOnly;
+  mkvOnly.containers = "matroska";
+  EXPECT_THAT([&] { VideoReader r(video, mkvOnly); },
+              ::testing::ThrowsMessage<Error>(HasSubstr(video)));
+  // Not a file: refused by the protocol whitelist before anything is sent (loopback anyway).
+  ReaderOptions anyContainer;
+  anyContainer.containers = "";
+  EXPECT_THROW(VideoReader r("http://127.0.0.1:9/x.mp4", anyContainer), Error);
+  EXPECT_NO_THROW(VideoReader r(video, anyContainer));
 }
 
 TEST(VideoReader, UnreadableFilesRaiseErrorsNamingThePath) {
