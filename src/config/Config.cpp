@@ -146,6 +146,13 @@ Check<std::string> oneOf(std::vector<std::string> choices) {
   };
 }
 
+Check<int64_t> oneOfCounts(std::vector<int64_t> allowed) {
+  return [allowed](const int64_t& v) {
+    if (std::find(allowed.begin(), allowed.end(), v) != allowed.end()) return std::string();
+    return fmt::format("must be one of {}, got {}", fmt::join(allowed, ", "), v);
+  };
+}
+
 Check<std::string> nonEmpty() {
   return [](const std::string& v) { return v.empty() ? std::string("must not be empty") : ""; };
 }
@@ -212,6 +219,10 @@ Field enumField(const std::string& key, S Config::*section, E S::*member, Names<
 
 const Names<DataFormat> kFormatNames = {{"video", DataFormat::Video},
                                         {"rawframes", DataFormat::Rawframes}};
+const Names<ResizeMode> kResizeNames = {{"short_side", ResizeMode::ShortSide},
+                                        {"fixed_4_3", ResizeMode::Fixed43}};
+const Names<ShortVideoMode> kShortVideoNames = {{"repeat_last", ShortVideoMode::RepeatLast},
+                                                {"loop", ShortVideoMode::Loop}};
 const Names<DistBackend> kBackendNames = {{"auto", DistBackend::Auto},
                                           {"nccl", DistBackend::Nccl},
                                           {"mpi", DistBackend::Mpi},
@@ -237,6 +248,9 @@ const std::vector<Section>& schema() {
         field("val_list", &C::data, &DataConfig::valList),
         field("test_list", &C::data, &DataConfig::testList),
         field("short_size", &C::data, &DataConfig::shortSize, atLeast<int64_t>(8)),
+        enumField("resize", &C::data, &DataConfig::resize, kResizeNames),
+        enumField("short_video", &C::data, &DataConfig::shortVideo, kShortVideoNames),
+        field("decode_timeout_s", &C::data, &DataConfig::decodeTimeoutS, atLeast(0.0)),
         field("target_size", &C::data, &DataConfig::targetSize, atLeast<int64_t>(8)),
         field("multi_scale_crop", &C::data, &DataConfig::multiScaleCrop),
         field("flip", &C::data, &DataConfig::flip),
@@ -261,7 +275,8 @@ const std::vector<Section>& schema() {
         field("work_dir", &C::train, &TrainConfig::workDir, nonEmpty())}},
       {"eval",
        {field("batch_size", &C::eval, &EvalConfig::batchSize, atLeast<int64_t>(1)),
-        field("num_clips", &C::eval, &EvalConfig::numClips, atLeast<int64_t>(1))}},
+        field("num_clips", &C::eval, &EvalConfig::numClips, atLeast<int64_t>(1)),
+        field("crops", &C::eval, &EvalConfig::crops, oneOfCounts({1, 3, 10}))}},
       {"dist",
        {enumField("backend", &C::dist, &DistConfig::backend, kBackendNames),
         field("bucket_mb", &C::dist, &DistConfig::bucketMb, positive()),

@@ -15,6 +15,8 @@
 namespace tsn {
 
 enum class DataFormat { Video, Rawframes };
+enum class ResizeMode { ShortSide, Fixed43 };
+enum class ShortVideoMode { RepeatLast, Loop };
 enum class DistBackend { Auto, Nccl, Mpi, Local };
 
 struct ModelConfig {
@@ -34,7 +36,13 @@ struct DataConfig {
   std::string trainList;  ///< list paths are relative to the working directory
   std::string valList;
   std::string testList;
-  int64_t shortSize = 256;      ///< frames are decoded with their short side scaled to this
+  int64_t shortSize = 256;  ///< frames are decoded with their short side scaled to this
+  /// short_side keeps the aspect; fixed_4_3 scales every frame to (short_size * 4/3) x
+  /// short_size, as the PaddleVideo reference reader does.
+  ResizeMode resize = ResizeMode::ShortSide;
+  /// Frames past the end of a video shorter than a clip: repeat the last, or loop.
+  ShortVideoMode shortVideo = ShortVideoMode::RepeatLast;
+  double decodeTimeoutS = 30;   ///< per video; a slower one counts as failed
   int64_t targetSize = 224;     ///< crop fed to the network
   bool multiScaleCrop = false;  ///< MMAction2's MultiScaleCrop (scales 1, .875, .75, .66)
   bool flip = true;             ///< random horizontal flip in training
@@ -64,6 +72,7 @@ struct TrainConfig {
 struct EvalConfig {
   int64_t batchSize = 16;  ///< clips per rank
   int64_t numClips = 1;    ///< clips per video, scores averaged
+  int64_t crops = 1;       ///< crops per clip: 1 (centre), 3 or 10, scores averaged
 };
 
 struct DistConfig {

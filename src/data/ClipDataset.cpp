@@ -4,6 +4,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <cmath>
 #include <random>
 
 #include "common/Error.h"
@@ -14,15 +15,16 @@
 namespace tsn {
 
 ClipDataset::ClipDataset(std::vector<VideoSample> samples, const ModelConfig& model,
-                         const DataConfig& data, bool training, int64_t numClips)
+                         const DataConfig& data, bool training, int64_t numClips, int64_t crops)
     : samples_(std::move(samples)),
       model_(model),
       data_(data),
       training_(training),
-      numClips_(training ? 1 : numClips) {}
+      numClips_(training ? 1 : numClips),
+      crops_(training ? 1 : crops) {}
 
 int64_t ClipDataset::framesPerClip() const {
-  return model_.segNum * model_.seglen * numClips_;
+  return model_.segNum * model_.seglen * numClips_ * crops_;
 }
 
 Clip ClipDataset::load(size_t index, uint64_t seed) const {
@@ -33,24 +35,32 @@ Clip ClipDataset::load(size_t index, uint64_t seed) const {
   std::unique_ptr<VideoReader> reader;
   int64_t numFrames = sample.numFrames;
   if (data_.format == DataFormat::Video) {
-    reader = std::make_unique<VideoReader>(sample.path);
+    ReaderOptions options;
+    options.timeoutS = data_.decodeTimeoutS;
+    reader = std::make_unique<VideoReader>(sample.path, options);
     numFrames = reader->info().numFrames;
   }
 
+  const ShortVideo shortVideo =
+      data_.shortVideo == ShortVideoMode::Loop ? ShortVideo::Loop : ShortVideo::RepeatLast;
   std::vector<int64_t> indices;
   if (training_) {
-    indices = sampleTrainFrames(numFrames, model_.segNum, model_.seglen, rng);
+    indices = sampleTrainFrames(numFrames, model_.segNum, model_.seglen, rng, shortVideo);
   } else {
     for (int64_t c = 0; c < numClips_; ++c) {
-      const auto clip = sampleEvalFrames(numFrames, model_.segNum, model_.seglen, c, numClips_);
+      const auto clip =
+          sampleEvalFrames(numFrames, model_.segNum, model_.seglen, c, numClips_, shortVideo);
       indices.insert(indices.end(), clip.begin(), clip.end());
     }
   }
 
   std::vector<cv::Mat> frames;
   const int shortSide = static_cast<int>(data_.shortSize);
+  // PaddleVideo's reader scales every frame to a fixed 4:3 size whatever its aspect.
+  const cv::Size fixed43(static_cast<int>(std::lround(shortSide * 4.0 / 3.0)), shortSide);
+  const bool fixed = data_.resize == ResizeMode::Fixed43;
   if (reader) {
-    frames = reader->decode(indices, shortSide);
+    frames = fixed ? reader->decode(indices, fixed43) : reader->decode(indices, shortSide);
   } else {
     for (const int64_t i : indices) {
       // MMAction2's rawframes layout: img_00001.jpg is frame 0.
@@ -59,21 +69,28 @@ Clip ClipDataset::load(size_t index, uint64_t seed) const {
       if (bgr.empty()) throw Error(fmt::format("{}: cannot read frame image", file));
       cv::Mat rgb;
       cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
-      frames.push_back(resizeShortSide(rgb, shortSide));
+      if (fixed) {
+        cv::resize(rgb, rgb, fixed43, 0, 0, cv::INTER_LINEAR);
+        frames.push_back(rgb);
+      } else {
+        frames.push_back(resizeShortSide(rgb, shortSide));
+      }
     }
   }
 
   const int target = static_cast<int>(data_.targetSize);
   const cv::Size size = frames.front().size();
-  CropBox box;
-  bool flip = false;
   if (training_) {
-    box = data_.multiScaleCrop ? multiScaleCrop(size, rng) : randomCrop(size, target, rng);
-    flip = data_.flip && std::bernoulli_distribution(0.5)(rng);
-  } else {
-    box = centerCrop(size, target);
+    const CropBox box =
+        data_.multiScaleCrop ? multiScaleCrop(size, rng) : randomCrop(size, target, rng);
+    const bool flip = data_.flip && std::bernoulli_distribution(0.5)(rng);
+    return Clip{clipToTensor(frames, box, flip, target, data_.mean, data_.std), sample.label};
   }
-  return Clip{clipToTensor(frames, box, flip, target, data_.mean, data_.std), sample.label};
+  std::vector<torch::Tensor> views;
+  for (const auto& [box, flip] : testCrops(size, target, static_cast<int>(crops_))) {
+    views.push_back(clipToTensor(frames, box, flip, target, data_.mean, data_.std));
+  }
+  return Clip{torch::cat(views, 0), sample.label};
 }
 
 }  // namespace tsn

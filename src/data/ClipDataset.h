@@ -19,10 +19,11 @@ struct Clip {
 
 class ClipDataset {
  public:
-  /// `training` selects random sampling and augmentation; otherwise segment centres and a
-  /// centre crop, `numClips` clips concatenated along T.
+  /// `training` selects random sampling and augmentation; otherwise segment centres,
+  /// `numClips` clips x `crops` test crops (1, 3 or 10) concatenated along T, so the model's
+  /// average over T averages them.
   ClipDataset(std::vector<VideoSample> samples, const ModelConfig& model, const DataConfig& data,
-              bool training, int64_t numClips = 1);
+              bool training, int64_t numClips = 1, int64_t crops = 1);
 
   size_t size() const { return samples_.size(); }
   bool training() const { return training_; }
@@ -39,6 +40,7 @@ class ClipDataset {
   DataConfig data_;
   bool training_;
   int64_t numClips_;
+  int64_t crops_;
 };
 
 }  // namespace tsn

@@ -233,8 +233,9 @@ std::optional<Batch> ClipLoader::next() {
 std::shared_ptr<ClipLoader> makeClipLoader(const Config& c, const std::string& listPath,
                                            bool training, int rank, int worldSize) {
   auto samples = readFileList(listPath, c.data.format, c.data.root, c.model.numClasses);
-  auto dataset = std::make_shared<ClipDataset>(std::move(samples), c.model, c.data, training,
-                                               training ? 1 : c.eval.numClips);
+  auto dataset =
+      std::make_shared<ClipDataset>(std::move(samples), c.model, c.data, training,
+                                    training ? 1 : c.eval.numClips, training ? 1 : c.eval.crops);
   LoaderOptions o;
   o.batchSize = training ? c.train.batchSize : c.eval.batchSize;
   o.workers = c.data.workers;

@@ -5,11 +5,15 @@
 namespace tsn {
 namespace {
 
-std::vector<int64_t> expand(const std::vector<int64_t>& starts, int64_t seglen, int64_t numFrames) {
+std::vector<int64_t> expand(const std::vector<int64_t>& starts, int64_t seglen, int64_t numFrames,
+                            ShortVideo shortVideo) {
   std::vector<int64_t> frames;
   frames.reserve(starts.size() * seglen);
   for (const int64_t start : starts) {
-    for (int64_t j = 0; j < seglen; ++j) frames.push_back(std::min(start + j, numFrames - 1));
+    for (int64_t j = 0; j < seglen; ++j) {
+      const int64_t i = start + j;
+      frames.push_back(shortVideo == ShortVideo::Loop ? i % numFrames : std::min(i, numFrames - 1));
+    }
   }
   return frames;
 }
@@ -17,7 +21,7 @@ std::vector<int64_t> expand(const std::vector<int64_t>& starts, int64_t seglen, 
 }  // namespace
 
 std::vector<int64_t> sampleTrainFrames(int64_t numFrames, int64_t segNum, int64_t seglen,
-                                       std::mt19937_64& rng) {
+                                       std::mt19937_64& rng, ShortVideo shortVideo) {
   std::vector<int64_t> starts(segNum, 0);
   const int64_t span = numFrames - seglen + 1;  // valid start positions
   const int64_t interval = span / segNum;
@@ -31,12 +35,12 @@ std::vector<int64_t> sampleTrainFrames(int64_t numFrames, int64_t segNum, int64_
     std::shuffle(all.begin(), all.end(), rng);
     std::copy_n(all.begin(), segNum, starts.begin());
     std::sort(starts.begin(), starts.end());
-  }  // else: every segment starts at frame 0
-  return expand(starts, seglen, numFrames);
+  }  // else: every segment starts at frame 0, as in MMAction2
+  return expand(starts, seglen, numFrames, shortVideo);
 }
 
 std::vector<int64_t> sampleEvalFrames(int64_t numFrames, int64_t segNum, int64_t seglen,
-                                      int64_t clip, int64_t numClips) {
+                                      int64_t clip, int64_t numClips, ShortVideo shortVideo) {
   const double span = static_cast<double>(std::max<int64_t>(numFrames - seglen + 1, 1));
   const double interval = span / static_cast<double>(segNum);
   // Clip c of numClips shifts every segment's pick by c/numClips of a segment; one clip takes
@@ -48,7 +52,7 @@ std::vector<int64_t> sampleEvalFrames(int64_t numFrames, int64_t segNum, int64_t
     starts[i] =
         std::min(static_cast<int64_t>(interval * i + shift), static_cast<int64_t>(span) - 1);
   }
-  return expand(starts, seglen, numFrames);
+  return expand(starts, seglen, numFrames, shortVideo);
 }
 
 }  // namespace tsn

@@ -3,7 +3,8 @@
 ///
 /// The video is split into `segNum` equal segments; from each, `seglen` consecutive frames.
 /// Training picks a random start inside each segment, evaluation the segment centre (as
-/// MMAction2's SampleFrames). Videos shorter than one clip repeat their last frame.
+/// MMAction2's SampleFrames). Indices past the end of a short video either repeat the last
+/// frame or loop back to the start (MMAction2's out_of_bound_opt).
 
 #include <cstdint>
 #include <random>
@@ -11,13 +12,17 @@
 
 namespace tsn {
 
+enum class ShortVideo { RepeatLast, Loop };
+
 /// Frame indices for training, segNum * seglen of them, in segment order.
 std::vector<int64_t> sampleTrainFrames(int64_t numFrames, int64_t segNum, int64_t seglen,
-                                       std::mt19937_64& rng);
+                                       std::mt19937_64& rng,
+                                       ShortVideo shortVideo = ShortVideo::RepeatLast);
 
 /// Frame indices for evaluation (segment centres). With numClips > 1, clip `clip` of that many
 /// evenly shifted clips (the multi-clip test protocol).
 std::vector<int64_t> sampleEvalFrames(int64_t numFrames, int64_t segNum, int64_t seglen,
-                                      int64_t clip = 0, int64_t numClips = 1);
+                                      int64_t clip = 0, int64_t numClips = 1,
+                                      ShortVideo shortVideo = ShortVideo::RepeatLast);
 
 }  // namespace tsn

@@ -46,6 +46,36 @@ CropBox multiScaleCrop(cv::Size frame, std::mt19937_64& rng) {
   return {x, y, w, h};
 }
 
+std::vector<std::pair<CropBox, bool>> testCrops(cv::Size frame, int target, int count) {
+  TSN_CHECK(count == 1 || count == 3 || count == 10, "test crops must be 1, 3 or 10, got {}",
+            count);
+  const CropBox centre = centerCrop(frame, target);
+  std::vector<std::pair<CropBox, bool>> crops;
+  if (count == 1) {
+    crops.emplace_back(centre, false);
+  } else if (count == 3) {
+    const bool wide = frame.width >= frame.height;
+    const int room = wide ? frame.width - target : frame.height - target;
+    for (const int offset : {0, room / 2, room}) {
+      CropBox b = centre;
+      (wide ? b.x : b.y) = offset;
+      crops.emplace_back(b, false);
+    }
+  } else {
+    const int right = frame.width - target;
+    const int bottom = frame.height - target;
+    const CropBox boxes[] = {{0, 0, target, target},
+                             {right, 0, target, target},
+                             {0, bottom, target, target},
+                             {right, bottom, target, target},
+                             centre};
+    for (const bool flip : {false, true}) {
+      for (const auto& b : boxes) crops.emplace_back(b, flip);
+    }
+  }
+  return crops;
+}
+
 cv::Mat resizeShortSide(const cv::Mat& image, int shortSide) {
   const cv::Size size = scaledSize(image.cols, image.rows, shortSide);
   if (size == image.size()) return image;

@@ -30,6 +30,11 @@ CropBox centerCrop(cv::Size frame, int target);
 /// (at most one scale step apart), placed at one of 13 fixed positions; resized to target.
 CropBox multiScaleCrop(cv::Size frame, std::mt19937_64& rng);
 
+/// Crops for testing, each with its flip flag: 1 = the centre crop; 3 = three target-sized
+/// squares along the longer side (start, centre, end; MMAction2's ThreeCrop); 10 = the four
+/// corners and the centre, each also flipped (TenCrop).
+std::vector<std::pair<CropBox, bool>> testCrops(cv::Size frame, int target, int count);
+
 /// Crops every frame, resizes the crop to target x target if it differs, optionally flips
 /// horizontally, and normalises. Frames are RGB CV_8UC3 of one size.
 torch::Tensor clipToTensor(const std::vector<cv::Mat>& frames, const CropBox& box, bool flip,

@@ -71,6 +71,8 @@ struct VideoReader::State {
   bool drained = false;   ///< the decoder has returned its last frame
   std::unordered_set<int64_t> wanted;  ///< frames the current decode() call converts
   Clock::time_point deadline = Clock::time_point::max();
+  int shortSide = 0;   ///< output: short side scaled to this (0: native) ...
+  cv::Size exactSize;  ///< ... unless this is set (as displayed)
 
   const std::string& path() const { return info.path; }
 
@@ -246,10 +248,13 @@ struct VideoReader::State {
     }
   }
 
-  cv::Mat convert(int shortSide) {
-    // Scale straight to the wanted size; the short side is the same before and after a
-    // quarter turn, so rotation can follow.
-    const cv::Size size = scaledSize(frame->width, frame->height, shortSide);
+  cv::Mat convert() {
+    // Scale straight to the wanted size, before rotating: the short side is the same before
+    // and after a quarter turn, and an exact size turns with the picture.
+    const bool quarter = info.rotation == 90 || info.rotation == 270;
+    const cv::Size size = exactSize.area() > 0
+                              ? (quarter ? cv::Size(exactSize.height, exactSize.width) : exactSize)
+                              : scaledSize(frame->width, frame->height, shortSide);
     sws.reset(sws_getCachedContext(
         sws.release(), frame->width, frame->height, static_cast<AVPixelFormat>(frame->format),
         size.width, size.height, AV_PIX_FMT_RGB24, SWS_BILINEAR, nullptr, nullptr, nullptr));
@@ -271,9 +276,9 @@ struct VideoReader::State {
 
   /// Decodes forward from the decoder's position to frame `target`; converts it.
   /// Returns an empty Mat if the decoder went past `target` without returning it.
-  cv::Mat decodeForwardTo(int64_t target, int shortSide) {
+  cv::Mat decodeForwardTo(int64_t target) {
     while (nextFrame()) {
-      if (position == target) return convert(shortSide);
+      if (position == target) return convert();
       if (position > target) break;
     }
     return {};
@@ -298,6 +303,19 @@ const DecodeStats& VideoReader::stats() const {
 }
 
 std::vector<cv::Mat> VideoReader::decode(const std::vector<int64_t>& indices, int shortSide) {
+  state_->shortSide = shortSide;
+  state_->exactSize = {};
+  return decodeFrames(indices);
+}
+
+std::vector<cv::Mat> VideoReader::decode(const std::vector<int64_t>& indices, cv::Size size) {
+  TSN_CHECK(size.width > 0 && size.height > 0, "{}: output size {}x{} must be positive",
+            state_->path(), size.width, size.height);
+  state_->exactSize = size;
+  return decodeFrames(indices);
+}
+
+std::vector<cv::Mat> VideoReader::decodeFrames(const std::vector<int64_t>& indices) {
   State& s = *state_;
   s.startClock();
   std::vector<int64_t> wanted = indices;
@@ -318,7 +336,7 @@ std::vector<cv::Mat> VideoReader::decode(const std::vector<int64_t>& indices, in
         !(s.position >= 0 && s.position >= s.info.keyframes[slot] - 1 && s.position < target);
     while (true) {
       if (seek) s.seekToFrame(s.info.keyframes[slot]);
-      frames[i] = s.decodeForwardTo(target, shortSide);
+      frames[i] = s.decodeForwardTo(target);
       if (!frames[i].empty()) break;
       if (seek) {
         if (slot == 0) {

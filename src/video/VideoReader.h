@@ -62,8 +62,12 @@ class VideoReader {
   /// when the call takes longer than the timeout.
   std::vector<cv::Mat> decode(const std::vector<int64_t>& indices, int shortSide = 0);
 
+  /// The same, each frame scaled to exactly `size` (as displayed), aspect not kept.
+  std::vector<cv::Mat> decode(const std::vector<int64_t>& indices, cv::Size size);
+
  private:
   struct State;
+  std::vector<cv::Mat> decodeFrames(const std::vector<int64_t>& indices);
   std::unique_ptr<State> state_;
 };
 

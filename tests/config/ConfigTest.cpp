@@ -105,6 +105,12 @@ TEST(Config, OutOfRangeValuesAreRefused) {
               HasSubstr("data.std: values must be > 0"));
   EXPECT_THAT(configError([] { parseConfig("[model]\nbackbone = \"resnet51\"\n", "r.toml"); }),
               HasSubstr("did you mean \"resnet50\""));
+  EXPECT_THAT(configError([] { parseConfig("[eval]\ncrops = 5\n", "r.toml"); }),
+              HasSubstr("eval.crops: must be one of 1, 3, 10, got 5"));
+  EXPECT_THAT(configError([] { parseConfig("[data]\nresize = \"fixed\"\n", "r.toml"); }),
+              HasSubstr("data.resize: must be one of short_side | fixed_4_3"));
+  EXPECT_THAT(configError([] { parseConfig("[data]\nshort_video = \"loops\"\n", "r.toml"); }),
+              HasSubstr("did you mean \"loop\""));
   EXPECT_THAT(configError([] { parseConfig("[dist]\nbackend = \"gloo\"\n", "r.toml"); }),
               HasSubstr("dist.backend: must be one of auto | nccl | mpi | local"));
 }

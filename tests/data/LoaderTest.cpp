@@ -126,6 +126,27 @@ TEST_F(LoaderTest, EvaluationIsDeterministicAndUnshuffled) {
   EXPECT_TRUE(torch::equal(a[0].clips, b[0].clips));
 }
 
+TEST_F(LoaderTest, EvaluationClipsAndCropsStackAlongTime) {
+  auto dataset = std::make_shared<ClipDataset>(samples("val.list"), model(), data(), false, 2, 10);
+  EXPECT_EQ(dataset->framesPerClip(), 3 * 2 * 10);
+  const Clip clip = dataset->load(0, 0);
+  EXPECT_EQ(clip.frames.sizes(), (std::vector<int64_t>{60, 3, 32, 32}));
+  // Crop 5 is crop 0 mirrored.
+  EXPECT_TRUE(torch::equal(clip.frames[0], clip.frames[5 * 6].flip({2})));
+}
+
+TEST_F(LoaderTest, FixedFourThreeResizeIgnoresTheAspect) {
+  DataConfig d = data();
+  d.resize = ResizeMode::Fixed43;
+  d.shortSize = 48;
+  d.targetSize = 48;
+  // The frame is 64x48 after the resize, so a centre crop of 48 starts at x = 8.
+  ClipDataset fixed(samples("val.list"), model(), d, false);
+  d.resize = ResizeMode::ShortSide;
+  ClipDataset kept(samples("val.list"), model(), d, false);  // 160x120 -> 64x48 as well
+  EXPECT_TRUE(torch::allclose(fixed.load(0, 0).frames, kept.load(0, 0).frames, 1e-5, 1e-5));
+}
+
 TEST_F(LoaderTest, BadVideosAreReplacedInTrainingAndCountedByReason) {
   testing::TempDir bad("loader_bad");
   auto list = samples();

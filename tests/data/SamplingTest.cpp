@@ -82,3 +82,20 @@ TEST(Sampling, FewFramesPerSegmentStillGivesSortedDistinctFrames) {
 
 }  // namespace
 }  // namespace tsn
+
+namespace tsn {
+namespace {
+
+TEST(Sampling, LoopWrapsPastTheEndInsteadOfRepeatingTheLastFrame) {
+  // 4 frames, 2 segments of 3 consecutive frames: starts at 0 in both modes (MMAction2).
+  EXPECT_EQ(sampleEvalFrames(4, 2, 3, 0, 1, ShortVideo::RepeatLast),
+            (std::vector<int64_t>{0, 1, 2, 1, 2, 3}));
+  std::mt19937_64 rng(1);
+  EXPECT_EQ(sampleTrainFrames(2, 2, 3, rng, ShortVideo::Loop),
+            (std::vector<int64_t>{0, 1, 0, 0, 1, 0}));
+  EXPECT_EQ(sampleTrainFrames(2, 2, 3, rng, ShortVideo::RepeatLast),
+            (std::vector<int64_t>{0, 1, 1, 0, 1, 1}));
+}
+
+}  // namespace
+}  // namespace tsn

@@ -3,6 +3,7 @@
 
 #include <set>
 
+#include "common/Error.h"
 #include "data/Transforms.h"
 
 namespace tsn {
@@ -90,6 +91,38 @@ TEST(Transforms, ResizeShortSideKeepsAspect) {
   const cv::Mat r = resizeShortSide(coordinateFrame(200, 100), 50);
   EXPECT_EQ(r.cols, 100);
   EXPECT_EQ(r.rows, 50);
+}
+
+}  // namespace
+}  // namespace tsn
+
+namespace tsn {
+namespace {
+
+TEST(Transforms, TestCropsFollowThreeAndTenCrop) {
+  const auto one = testCrops({100, 60}, 50, 1);
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_EQ(one[0].first.x, 25);
+  const auto three = testCrops({100, 60}, 50, 3);  // along the longer side (x)
+  ASSERT_EQ(three.size(), 3u);
+  EXPECT_EQ(three[0].first.x, 0);
+  EXPECT_EQ(three[1].first.x, 25);
+  EXPECT_EQ(three[2].first.x, 50);
+  for (const auto& [box, flip] : three) EXPECT_EQ(box.y, 5);
+  const auto tall = testCrops({60, 100}, 50, 3);
+  EXPECT_EQ(tall[2].first.y, 50);
+  const auto ten = testCrops({100, 60}, 50, 10);
+  ASSERT_EQ(ten.size(), 10u);
+  int flipped = 0;
+  for (const auto& [box, flip] : ten) {
+    flipped += flip;
+    EXPECT_LE(box.x + box.width, 100);
+    EXPECT_LE(box.y + box.height, 60);
+  }
+  EXPECT_EQ(flipped, 5);
+  EXPECT_EQ(ten[3].first.x, 50);  // bottom right
+  EXPECT_EQ(ten[3].first.y, 10);
+  EXPECT_THROW(testCrops({100, 60}, 50, 4), Error);
 }
 
 }  // namespace
