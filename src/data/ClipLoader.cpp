@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <numeric>
 #include <random>
 
@@ -233,6 +234,15 @@ std::optional<Batch> ClipLoader::next() {
 std::shared_ptr<ClipLoader> makeClipLoader(const Config& c, const std::string& listPath,
                                            bool training, int rank, int worldSize) {
   auto samples = readFileList(listPath, c.data.format, c.data.root, c.model.numClasses);
+  // Missing files are not fatal (each is skipped and counted when read), but say so up front.
+  std::vector<std::string> missing;
+  for (const auto& s : samples) {
+    if (!std::filesystem::exists(s.path)) missing.push_back(s.path);
+  }
+  if (!missing.empty()) {
+    logging::get("data")->warn("{}: {} of {} listed files do not exist, e.g. {}", listPath,
+                               missing.size(), samples.size(), missing.front());
+  }
   auto dataset =
       std::make_shared<ClipDataset>(std::move(samples), c.model, c.data, training,
                                     training ? 1 : c.eval.numClips, training ? 1 : c.eval.crops);

@@ -25,9 +25,12 @@ void initLogging() {
   static std::once_flag once;
   std::call_once(once, [] {
     static const std::pair<std::string_view, int> kLevels[] = {
-        {"quiet", AV_LOG_QUIET}, {"error", AV_LOG_ERROR},     {"warning", AV_LOG_WARNING},
-        {"info", AV_LOG_INFO},   {"verbose", AV_LOG_VERBOSE}, {"debug", AV_LOG_DEBUG}};
-    int level = AV_LOG_ERROR;
+        {"quiet", AV_LOG_QUIET},     {"fatal", AV_LOG_FATAL}, {"error", AV_LOG_ERROR},
+        {"warning", AV_LOG_WARNING}, {"info", AV_LOG_INFO},   {"verbose", AV_LOG_VERBOSE},
+        {"debug", AV_LOG_DEBUG}};
+    // Our exceptions carry FFmpeg's error for every failure; its own log lines would only repeat
+    // them (once per bad video) in training logs.
+    int level = AV_LOG_FATAL;
     if (const char* wanted = std::getenv("TSN_FFMPEG_LOGLEVEL")) {
       for (const auto& [name, value] : kLevels) {
         if (name == wanted) level = value;

@@ -10,8 +10,8 @@ namespace tsn::av {
 /// FFmpeg's text for an AVERROR code.
 std::string errorText(int code);
 
-/// Sets FFmpeg's log level once per process: errors only, or $TSN_FFMPEG_LOGLEVEL
-/// (quiet, error, warning, info, verbose, debug). Every reader and writer calls it.
+/// Sets FFmpeg's log level once per process: fatal only, or $TSN_FFMPEG_LOGLEVEL
+/// (quiet, fatal, error, warning, info, verbose, debug). Every reader and writer calls it.
 void initLogging();
 
 [[noreturn]] void throwAvError(const char* expr, int code, const std::string& context,

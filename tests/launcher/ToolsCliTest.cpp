@@ -1,0 +1,103 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+
+#include "support/TestSupport.h"
+
+namespace tsn {
+namespace {
+
+using ::testing::HasSubstr;
+
+class ToolsCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::make_unique<testing::TempDir>(
+        std::string("tools_") + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    data_ = testing::syntheticDataset(dir_->path() / "data", 2, 4, 30, 10);
+  }
+  std::unique_ptr<testing::TempDir> dir_;
+  std::filesystem::path data_;
+};
+
+TEST_F(ToolsCli, ProbeReportsFramesAndKeyframesAndDumpsPngFrames) {
+  const auto video = (data_ / "videos/class_01/class_01_0002.mp4").string();
+  const auto r = testing::run(testing::binary("tsn_probe") + " --json " + video +
+                              " --dump-frames 0,17,29 --out " + dir_->str() + "/frames");
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["frames"], 30);
+  EXPECT_EQ(j["keyframes"], (std::vector<int64_t>{0, 10, 20}));
+  EXPECT_EQ(j["width"], 160);
+  EXPECT_EQ(j["codec"], "h264");
+  for (const char* name : {"frame_000000.png", "frame_000017.png", "frame_000029.png"}) {
+    const auto png = dir_->path() / "frames" / name;
+    ASSERT_TRUE(std::filesystem::exists(png)) << png;
+    // Lossless RGB at native size, as ffprobe sees it.
+    const auto p = testing::run(
+        "ffprobe -v error -show_entries stream=width,height,pix_fmt -of csv=p=0 " + png.string());
+    EXPECT_EQ(p.output, "160,120,rgb24\n");
+  }
+  const auto bad = testing::run(testing::binary("tsn_probe") + " /no/such.mp4");
+  EXPECT_EQ(bad.exitCode, 1);
+  EXPECT_THAT(bad.output, HasSubstr("/no/such.mp4"));
+}
+
+TEST_F(ToolsCli, CheckVideosReportsUnreadableOnesAndWritesACleanList) {
+  testing::writeFile(data_ / "broken.mp4", "garbage");
+  const auto list = dir_->path() / "mixed.list";
+  testing::writeFile(list,
+                     "videos/class_00/class_00_0000.mp4 0\nbroken.mp4 1\n# comment\nmissing.mp4 0\n"
+                     "videos/class_01/class_01_0000.mp4 1\n");
+  const auto clean = dir_->path() / "clean.list";
+  const auto r = testing::run(testing::binary("tsn_check_videos") + " --json --jobs 2 --list " +
+                              list.string() + " --root " + data_.string() + " --write-clean " +
+                              clean.string());
+  EXPECT_EQ(r.exitCode, 3) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["videos"], 4);
+  EXPECT_EQ(j["unreadable"], 2);
+  EXPECT_EQ(j["by_reason"]["missing file"], 1);
+  std::ifstream in(clean);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "videos/class_00/class_00_0000.mp4 0\nvideos/class_01/class_01_0000.mp4 1\n");
+}
+
+TEST_F(ToolsCli, BenchDecodePrintsBothReadersAsJson) {
+  const auto r = testing::run(testing::binary("tsn_bench") + " decode --list " +
+                              (data_ / "train.list").string() + " --root " + data_.string() +
+                              " --seg-num 3 --workers 2 --clips 6");
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["sparse"]["clips"], 6);
+  EXPECT_GT(j["sparse"]["clips_per_s"].get<double>(), 0);
+  // The reference reader decodes every frame of 30-frame videos for 3 sampled frames.
+  EXPECT_DOUBLE_EQ(j["decode_all_then_pick"]["frames_decoded_per_sampled_frame"].get<double>(),
+                   10.0);
+  EXPECT_LT(j["sparse"]["frames_decoded_per_sampled_frame"].get<double>(), 10.0);
+  EXPECT_GT(j["speedup_clips_per_s"].get<double>(), 0);
+}
+
+TEST_F(ToolsCli, KineticsCsvBecomesAFileList) {
+  const auto root = dir_->path() / "k400";
+  std::filesystem::create_directories(root / "air_drumming");
+  std::filesystem::copy_file(data_ / "videos/class_00/class_00_0000.mp4",
+                             root / "air_drumming/vid1_000005_000015.mp4");
+  testing::writeFile(dir_->path() / "train.csv",
+                     "label,youtube_id,time_start,time_end,split\n"
+                     "air drumming,vid1,5,15,train\nabseiling,vid2,0,10,train\n");
+  const auto r = testing::run(
+      "/usr/bin/python3 " + std::string(TSN_SOURCE_DIR) + "/tools/kinetics_lists.py --csv " +
+      dir_->str() + "/train.csv --root " + root.string() + " --out " + dir_->str() +
+      "/train.list --classes-out " + dir_->str() + "/classes.txt --drop-missing");
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  std::ifstream list(dir_->path() / "train.list");
+  const std::string text((std::istreambuf_iterator<char>(list)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "air_drumming/vid1_000005_000015.mp4 1\n");  // sorted classes: abseiling = 0
+  EXPECT_THAT(r.output, HasSubstr("1 missing on disk left out"));
+}
+
+}  // namespace
+}  // namespace tsn
