@@ -184,6 +184,8 @@ void ClipLoader::workerLoop() {
       Batch batch = buildBatch(mine);
       std::lock_guard lock(mutex_);
       ready_.emplace(mine, std::move(batch));
+      stats_.peakReadyBatches =
+          std::max(stats_.peakReadyBatches, static_cast<int64_t>(ready_.size()));
     } catch (...) {
       std::lock_guard lock(mutex_);
       if (!error_) error_ = std::current_exception();

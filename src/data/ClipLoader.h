@@ -49,7 +49,8 @@ struct LoaderStats {
   int64_t failed = 0;   ///< samples that failed to load (each attempt)
   int64_t dropped = 0;  ///< evaluation samples left out after failing
   std::map<std::string, int64_t> failuresByReason;
-  double dataWaitS = 0;  ///< time next() spent waiting for a batch
+  double dataWaitS = 0;          ///< time next() spent waiting for a batch
+  int64_t peakReadyBatches = 0;  ///< most finished batches held at once (the memory bound)
 };
 
 /// This rank's dataset indices for an epoch. Deterministic in (n, seed, epoch, rank, world).

@@ -4,11 +4,17 @@
 
 #include <fstream>
 #include <set>
+#include <thread>
 
 #include "common/Error.h"
 #include "data/ClipLoader.h"
 #include "data/FileList.h"
 #include "support/TestSupport.h"
+#include "video/VideoReader.h"
+
+#include <numeric>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 namespace tsn {
 namespace {
@@ -124,6 +130,68 @@ TEST_F(LoaderTest, EvaluationIsDeterministicAndUnshuffled) {
   ASSERT_EQ(a.size(), 1u);  // 3 val videos
   EXPECT_EQ(a[0].sampleIds, (std::vector<int64_t>{0, 1, 2}));
   EXPECT_TRUE(torch::equal(a[0].clips, b[0].clips));
+}
+
+TEST_F(LoaderTest, RawframesDirectoriesLoadLikeTheirVideos) {
+  // Frames of one video written as MMAction2 rawframes (img_00001.jpg is frame 0).
+  testing::TempDir raw("loader_rawframes");
+  const auto video = samples("val.list")[0];
+  VideoReader reader(video.path);
+  std::vector<int64_t> all(reader.info().numFrames);
+  std::iota(all.begin(), all.end(), 0);
+  const auto frames = reader.decode(all, 0);
+  std::filesystem::create_directories(raw.path() / "clip");
+  for (size_t i = 0; i < frames.size(); ++i) {
+    cv::Mat bgr;
+    cv::cvtColor(frames[i], bgr, cv::COLOR_RGB2BGR);
+    cv::imwrite((raw.path() / "clip" / fmt::format("img_{:05d}.jpg", i + 1)).string(), bgr,
+                {cv::IMWRITE_JPEG_QUALITY, 98});
+  }
+  testing::writeFile(raw.path() / "raw.list",
+                     fmt::format("clip {} {}\n", frames.size(), video.label));
+
+  DataConfig d = data();
+  d.format = DataFormat::Rawframes;
+  d.root = raw.str();
+  auto rawSamples =
+      readFileList((raw.path() / "raw.list").string(), DataFormat::Rawframes, raw.str(), 3);
+  const Clip fromJpeg = ClipDataset(rawSamples, model(), d, false).load(0, 0);
+  const Clip fromVideo = ClipDataset({video}, model(), data(), false).load(0, 0);
+  EXPECT_EQ(fromJpeg.label, fromVideo.label);
+  ASSERT_EQ(fromJpeg.frames.sizes(), fromVideo.frames.sizes());
+  // Same frames up to JPEG loss (normalised units: std ~0.22 per 1.0 of pixel range).
+  EXPECT_LT((fromJpeg.frames - fromVideo.frames).abs().mean().item<double>(), 0.05);
+
+  std::filesystem::remove(raw.path() / "clip" / "img_00006.jpg");  // frame 5: a segment centre
+  testing::writeFile(raw.path() / "raw.list", "clip 30 0\n");
+  rawSamples =
+      readFileList((raw.path() / "raw.list").string(), DataFormat::Rawframes, raw.str(), 3);
+  EXPECT_THAT([&] { ClipDataset(rawSamples, model(), d, false).load(0, 0); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("cannot read frame image")));
+}
+
+TEST_F(LoaderTest, ASlowConsumerKeepsMemoryBounded) {
+  // 24 clips in batches of 1: fast workers would finish everything if nothing held them back.
+  auto list = samples();
+  const auto more = samples();
+  list.insert(list.end(), more.begin(), more.end());
+  list.insert(list.end(), more.begin(), more.end());
+  auto dataset = std::make_shared<ClipDataset>(list, model(), data(), true);
+  LoaderOptions o;
+  o.batchSize = 1;
+  o.workers = 3;
+  o.prefetch = 2;
+  o.shuffle = true;
+  ClipLoader loader(dataset, o);
+  loader.startEpoch(0);
+  int batches = 0;
+  while (auto b = loader.next()) {
+    ++batches;
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  }
+  EXPECT_EQ(batches, 27);
+  EXPECT_GE(loader.stats().peakReadyBatches, 1);
+  EXPECT_LE(loader.stats().peakReadyBatches, o.prefetch + o.workers);
 }
 
 TEST_F(LoaderTest, EvaluationClipsAndCropsStackAlongTime) {

@@ -283,6 +283,41 @@ TEST(VideoReader, OnlyLocalFilesOfAllowedContainers) {
   EXPECT_NO_THROW(VideoReader r(video, anyContainer));
 }
 
+TEST(VideoReader, CorruptOrTruncatedFilesNeverCrashOrHang) {
+  testing::TempDir dir("reader_corrupt");
+  const std::string video = writeVideo(dir.path(), {"mp4", 8, 2}, 32);
+  std::ifstream in(video, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::mt19937 rng(17);
+  int opened = 0, refused = 0;
+  for (int trial = 0; trial < 60; ++trial) {
+    std::string damaged = bytes;
+    if (trial % 3 == 0) {
+      damaged.resize(rng() % bytes.size());  // truncated anywhere
+    } else {
+      for (int k = 0; k < 1 + trial % 7; ++k)
+        damaged[rng() % damaged.size()] = static_cast<char>(rng());
+    }
+    const auto path = dir.path() / fmt::format("damaged_{}.mp4", trial);
+    testing::writeFile(path, damaged);
+    ReaderOptions options;
+    options.timeoutS = 10;
+    // Either it reads (damage in picture data only) or it throws tsn::Error naming the file.
+    try {
+      VideoReader reader(path.string(), options);
+      std::vector<int64_t> all(reader.info().numFrames);
+      std::iota(all.begin(), all.end(), 0);
+      reader.decode(all, 32);
+      ++opened;
+    } catch (const Error& e) {
+      EXPECT_THAT(e.what(), HasSubstr(path.string()));
+      ++refused;
+    }
+  }
+  EXPECT_EQ(opened + refused, 60);
+  EXPECT_GT(refused, 0);
+}
+
 TEST(VideoReader, UnreadableFilesRaiseErrorsNamingThePath) {
   testing::TempDir dir("reader_bad");
   const auto missing = (dir.path() / "missing.mp4").string();
