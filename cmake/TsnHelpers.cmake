@@ -44,3 +44,20 @@ function(tsn_add_test name)
     PROPERTIES LABELS "${ARG_LABELS}"
     DISCOVERY_TIMEOUT 60)
 endfunction()
+
+# tsn_add_mpi_test(name SOURCES ... DEPS ... RANKS 2 3): one GoogleTest executable (its main
+# starts MPI: tests/dist/MpiMain.cpp), run by CTest under mpirun once per rank count.
+function(tsn_add_mpi_test name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;RANKS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gmock MPI::MPI_CXX)
+  tsn_target_defaults(${name})
+  set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/tests)
+  foreach(ranks ${ARG_RANKS})
+    # --oversubscribe: more ranks than cores on small machines; --allow-run-as-root: CI is root.
+    add_test(NAME ${name}.np${ranks}
+      COMMAND ${MPIEXEC_EXECUTABLE} -np ${ranks} --oversubscribe --bind-to none --allow-run-as-root
+              $<TARGET_FILE:${name}>)
+    set_tests_properties(${name}.np${ranks} PROPERTIES LABELS "mpi" TIMEOUT 300 PROCESSORS ${ranks})
+  endforeach()
+endfunction()

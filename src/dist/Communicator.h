@@ -14,6 +14,13 @@ namespace tsn {
 
 enum class ReduceOp { Sum, Max };
 
+/// A collective in flight. wait() returns when it completed on this rank, or throws.
+class Work {
+ public:
+  virtual ~Work() = default;
+  virtual void wait() = 0;
+};
+
 class Communicator {
  public:
   virtual ~Communicator() = default;
@@ -23,6 +30,10 @@ class Communicator {
   virtual int localRank() const = 0;
   /// In place, on every rank.
   virtual void allReduce(torch::Tensor& tensor, ReduceOp op = ReduceOp::Sum) = 0;
+  /// Starts an in-place all-reduce. Every rank must start collectives in the same order.
+  virtual std::shared_ptr<Work> allReduceAsync(torch::Tensor& tensor, ReduceOp op) = 0;
+  /// Every rank's `tensor` (same shape everywhere), stacked: [size(), ...].
+  virtual torch::Tensor allGather(const torch::Tensor& tensor) = 0;
   /// In place: every rank ends with root's values.
   virtual void broadcast(torch::Tensor& tensor, int root = 0) = 0;
   virtual void barrier() = 0;
@@ -36,6 +47,10 @@ class LocalCommunicator final : public Communicator {
   int size() const override { return 1; }
   int localRank() const override { return 0; }
   void allReduce(torch::Tensor&, ReduceOp) override {}
+  std::shared_ptr<Work> allReduceAsync(torch::Tensor&, ReduceOp) override;
+  torch::Tensor allGather(const torch::Tensor& tensor) override {
+    return tensor.unsqueeze(0).clone();
+  }
   void broadcast(torch::Tensor&, int root) override;
   void barrier() override {}
 };

@@ -1,0 +1,50 @@
+#include "dist/ModelSync.h"
+
+#include <cstring>
+
+#include "common/Error.h"
+
+namespace tsn {
+
+void broadcastModule(torch::nn::Module& module, Communicator& comm) {
+  torch::NoGradGuard noGrad;
+  for (auto& p : module.parameters()) comm.broadcast(p, 0);
+  for (auto& b : module.buffers()) comm.broadcast(b, 0);
+}
+
+uint64_t moduleHash(const torch::nn::Module& module) {
+  uint64_t hash = 1469598103934665603ULL;
+  const auto mix = [&hash](const std::string& s) {
+    for (const unsigned char c : s) hash = (hash ^ c) * 1099511628211ULL;
+  };
+  const auto shape = [](const torch::Tensor& t) {
+    return fmt::format("[{}]", fmt::join(t.sizes().vec(), ","));
+  };
+  for (const auto& p : module.named_parameters()) mix(p.key() + shape(p.value()));
+  for (const auto& b : module.named_buffers()) mix(b.key() + shape(b.value()));
+  return hash;
+}
+
+void checkFingerprint(const Fingerprint& mine, Communicator& comm) {
+  const uint64_t values[] = {mine.parameters, mine.config, mine.trainList, mine.valList,
+                             mine.worldSize};
+  static const char* kNames[] = {"model parameters (names and shapes)", "resolved config",
+                                 "training file list", "validation file list", "world size"};
+  auto local = torch::empty({5}, torch::kInt64);
+  std::memcpy(local.data_ptr<int64_t>(), values, sizeof(values));
+  const auto all = comm.allGather(local);
+  const auto* v = all.data_ptr<int64_t>();
+  for (int rank = 1; rank < comm.size(); ++rank) {
+    for (int field = 0; field < 5; ++field) {
+      if (v[rank * 5 + field] != v[field]) {
+        throw Error(
+            fmt::format("rank {} differs from rank 0 in its {} ({:016x} vs {:016x}); every "
+                        "rank must run the same build, config and lists",
+                        rank, kNames[field], static_cast<uint64_t>(v[rank * 5 + field]),
+                        static_cast<uint64_t>(v[field])));
+      }
+    }
+  }
+}
+
+}  // namespace tsn

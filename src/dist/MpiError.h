@@ -1,0 +1,21 @@
+#pragma once
+/// @file MPI return codes as exceptions.
+
+#include <mpi.h>
+
+#include <string>
+
+#include "common/Error.h"
+
+namespace tsn::mpi {
+[[noreturn]] void throwMpiError(const char* expr, int code, const char* file, int line);
+}
+
+/// TSN_CHECK_MPI(call): throws tsn::Error with the call, file:line, rank and MPI's message.
+#define TSN_CHECK_MPI(expr)                                              \
+  do {                                                                   \
+    const int tsnMpiCode_ = (expr);                                      \
+    if (tsnMpiCode_ != MPI_SUCCESS) {                                    \
+      ::tsn::mpi::throwMpiError(#expr, tsnMpiCode_, __FILE__, __LINE__); \
+    }                                                                    \
+  } while (false)
