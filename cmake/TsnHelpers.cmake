@@ -8,7 +8,7 @@ target_link_libraries(tsn_pch PUBLIC torch spdlog::spdlog fmt::fmt)
 target_precompile_headers(tsn_pch PRIVATE ${CMAKE_CURRENT_LIST_DIR}/pch.h)
 
 function(tsn_target_defaults target)
-  target_compile_options(${target} PRIVATE -Wall -Wextra -Wno-unused-parameter)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wno-unused-parameter -Werror=return-type)
   target_precompile_headers(${target} REUSE_FROM tsn_pch)
 endfunction()
 

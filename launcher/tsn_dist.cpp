@@ -2,70 +2,133 @@
 // without a launcher it runs as a world of one.
 #include <CLI/CLI.hpp>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 
+#include "common/Error.h"
 #include "common/Logging.h"
 #include "common/Main.h"
 #include "config/Config.h"
 #include "data/ClipLoader.h"
-#include "dist/Communicator.h"
+#include "data/FileList.h"
+#include "dist/CommunicatorFactory.h"
+#include "dist/ModelSync.h"
+#include "dist/MpiWorld.h"
 #include "model/Tsn.h"
 #include "model/Weights.h"
 #include "train/Trainer.h"
+
+namespace {
+
+/// --debug: one process, decoding in the training thread, a log line and a NaN/Inf check per
+/// step. Given before the user's --set, which can still change any of it.
+std::vector<std::string> debugOverrides(int64_t maxSteps) {
+  std::vector<std::string> o = {"data.workers=0", "train.log_interval=1", "train.check_finite=true",
+                                "dist.backend=local"};
+  if (maxSteps > 0) o.push_back(fmt::format("train.max_steps={}", maxSteps));
+  return o;
+}
+
+torch::Device pickDevice(const tsn::Communicator& comm) {
+  if (!torch::cuda::is_available()) return torch::kCPU;
+  const auto gpus = static_cast<int>(torch::cuda::device_count());
+  if (comm.localRank() >= gpus) {
+    throw tsn::Error(
+        fmt::format("this node has {} GPUs but at least {} ranks: start one rank per GPU", gpus,
+                    comm.localRank() + 1));
+  }
+  return {torch::kCUDA, static_cast<c10::DeviceIndex>(comm.localRank())};
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"Train a Temporal Segment Network"};
   std::string configPath;
   std::vector<std::string> overrides;
+  bool debug = false;
+  int64_t maxSteps = 0;
   app.add_option("-c,--config", configPath, "TOML config file")->required();
   app.add_option("--set", overrides, "override a key: section.key=value (repeatable)");
+  app.add_flag("--debug", debug,
+               "one process, decoding in the training thread, deterministic algorithms, a NaN/Inf "
+               "check and a log line per step");
+  app.add_option("--max-steps", maxSteps, "stop after this many steps (with --debug)");
   CLI11_PARSE(app, argc, argv);
 
-  return tsn::runMain("tsn_dist", [&] {
+  std::unique_ptr<tsn::MpiWorld> world;
+  const int code = tsn::runMain("tsn_dist", [&] {
+    if (debug) {
+      const char* ranks = std::getenv("OMPI_COMM_WORLD_SIZE");
+      if (ranks != nullptr && std::string(ranks) != "1") {
+        throw tsn::ConfigError("--debug runs one process: start it without mpirun");
+      }
+      auto all = debugOverrides(maxSteps);
+      all.insert(all.end(), overrides.begin(), overrides.end());
+      overrides = all;
+      at::globalContext().setDeterministicAlgorithms(true, false);
+      at::globalContext().setBenchmarkCuDNN(false);
+    }
     // Everything a user can get wrong is checked before any model or thread exists.
     const tsn::Config config = tsn::loadConfig(configPath, overrides);
     tsn::checkTrainingInputs(config);
     const tsn::StateDict pretrained = config.model.pretrained.empty()
                                           ? tsn::StateDict{}
                                           : tsn::readStateDict(config.model.pretrained);
-    tsn::LocalCommunicator comm;
+    if (!debug && tsn::launchedByMpi()) world = std::make_unique<tsn::MpiWorld>(&argc, &argv);
+    auto comm = tsn::makeCommunicator(config.dist, world.get());
     auto trainLoader =
-        tsn::makeClipLoader(config, config.data.trainList, true, comm.rank(), comm.size());
+        tsn::makeClipLoader(config, config.data.trainList, true, comm->rank(), comm->size());
     auto valLoader =
-        tsn::makeClipLoader(config, config.data.valList, false, comm.rank(), comm.size());
+        tsn::makeClipLoader(config, config.data.valList, false, comm->rank(), comm->size());
 
     const std::filesystem::path workDir = config.train.workDir;
     std::filesystem::create_directories(workDir);
-    tsn::logging::init({comm.rank(), comm.size(), config.log.level,
+    tsn::logging::init({comm->rank(), comm->size(), config.log.level,
                         config.log.rankFiles ? (workDir / "logs").string() : "",
                         config.log.consoleAllRanks});
     auto log = tsn::logging::get("main");
     const std::string resolved = tsn::toToml(config);
-    if (comm.rank() == 0) std::ofstream(workDir / "config.toml") << resolved;
+    if (comm->rank() == 0) std::ofstream(workDir / "config.toml") << resolved;
     log->info("config {} resolved to:\n{}", configPath, resolved);
+    if (world) {
+      log->info("rank {} of {} on {} (local rank {} of {}), backend {}", world->rank(),
+                world->size(), world->hostname(), world->localRank(), world->localSize(),
+                comm->backendName());
+    }
 
     torch::manual_seed(static_cast<uint64_t>(config.train.seed));
-    const torch::Device device = torch::cuda::is_available()
-                                     ? torch::Device(torch::kCUDA, comm.localRank())
-                                     : torch::Device(torch::kCPU);
+    const torch::Device device = pickDevice(*comm);
     tsn::Tsn model(config.model);
     if (!config.model.pretrained.empty()) {
       const auto report = tsn::loadWeights(model, pretrained, config.model.pretrained);
       log->info("loaded {} tensors from {}; left at initial values: {}", report.loaded,
                 config.model.pretrained, fmt::join(report.skipped, ", "));
     }
+    // Every rank must run the same job from the same weights before step 1.
+    tsn::checkFingerprint(
+        {tsn::moduleHash(*model), tsn::configHash(config),
+         tsn::fileListHash(trainLoader->dataset().samples()),
+         tsn::fileListHash(valLoader->dataset().samples()), static_cast<uint64_t>(comm->size())},
+        *comm);
+    tsn::broadcastModule(*model, *comm);
     model->to(device);
-    tsn::Trainer trainer(config, model, *trainLoader, *valLoader, comm, device);
+
+    tsn::Trainer trainer(config, model, *trainLoader, *valLoader, *comm, device);
     const auto result = trainer.run();
     const auto& v = result.lastValidation;
     log->info("done: {} steps; final validation top1 {:.4f} top5 {:.4f} on {} clips", result.steps,
               v.top1, v.top5, v.clips);
-    if (comm.rank() == 0) {
+    if (comm->rank() == 0 && v.clips > 0) {
       std::cout << "final validation: top1 " << v.top1 << " top5 " << v.top5 << " (" << v.clips
                 << " videos)" << std::endl;
     }
     return tsn::kExitOk;
   });
+  // A rank that failed ends the whole job now, instead of leaving the others waiting in a
+  // collective.
+  if (code != tsn::kExitOk && world && world->size() > 1) tsn::MpiWorld::abort(code);
+  return code;
 }

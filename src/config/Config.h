@@ -67,6 +67,11 @@ struct TrainConfig {
   int64_t logInterval = 20;  ///< steps between training log lines
   int64_t valInterval = 1;   ///< epochs between validations; 0: only after the last epoch
   std::string workDir = "work_dirs/tsn";
+  /// Linear LR scaling: lr applies to this global batch and scales with the actual one
+  /// (batch_size x ranks); 0 keeps lr as given. The reference recipe's global batch is 256.
+  int64_t lrReferenceBatch = 0;
+  int64_t maxSteps = 0;      ///< stop after this many steps (debugging); 0: no limit
+  bool checkFinite = false;  ///< check loss and parameters for NaN/Inf every step
 };
 
 struct EvalConfig {

@@ -218,19 +218,24 @@ std::optional<Batch> ClipLoader::next() {
     // An evaluation batch whose every video failed is empty: move on to the next.
     if (result && !result->clips.defined()) result.reset();
   }
-  std::lock_guard lock(mutex_);
-  stats_.dataWaitS += wait.seconds();
-  if (!result) {
-    const int64_t attempts = stats_.loaded + stats_.failed;
-    if (stats_.failed > 0 && attempts > 0 &&
-        static_cast<double>(stats_.failed) / attempts > options_.maxBadFraction) {
-      throw Error(
-          fmt::format("{} of {} videos read this epoch failed to load, more than "
-                      "data.max_bad_fraction={}; see the [data] warnings for which",
-                      stats_.failed, attempts, options_.maxBadFraction));
-    }
+  {
+    std::lock_guard lock(mutex_);
+    stats_.dataWaitS += wait.seconds();
   }
+  if (!result) finishEpoch();
   return result;
+}
+
+void ClipLoader::finishEpoch() const {
+  std::lock_guard lock(mutex_);
+  const int64_t attempts = stats_.loaded + stats_.failed;
+  if (stats_.failed > 0 && attempts > 0 &&
+      static_cast<double>(stats_.failed) / attempts > options_.maxBadFraction) {
+    throw Error(
+        fmt::format("{} of {} videos read this epoch failed to load, more than "
+                    "data.max_bad_fraction={}; see the [data] warnings for which",
+                    stats_.failed, attempts, options_.maxBadFraction));
+  }
 }
 
 std::shared_ptr<ClipLoader> makeClipLoader(const Config& c, const std::string& listPath,

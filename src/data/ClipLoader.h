@@ -73,6 +73,11 @@ class ClipLoader {
   /// The next batch of the epoch, or nullopt at its end. Rethrows a worker's exception.
   std::optional<Batch> next();
 
+  /// Ends the epoch's accounting: throws when more of the videos read failed than
+  /// maxBadFraction allows. next() calls it when the epoch runs out; a consumer that stops
+  /// after batchesPerEpoch() batches calls it itself.
+  void finishEpoch() const;
+
   int64_t batchesPerEpoch() const;
   LoaderStats stats() const;
   const ClipDataset& dataset() const { return *dataset_; }

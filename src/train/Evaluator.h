@@ -4,6 +4,7 @@
 #include <torch/types.h>
 
 #include "data/ClipLoader.h"
+#include "dist/Communicator.h"
 #include "model/Tsn.h"
 
 namespace tsn {
@@ -16,7 +17,9 @@ struct EvalResult {
   int64_t dropped = 0;  ///< listed but unreadable
 };
 
-/// Evaluates `model` on every batch of `loader` for `epoch`; restores the model's mode.
-EvalResult evaluate(Tsn& model, ClipLoader& loader, const torch::Device& device, int64_t epoch = 0);
+/// Evaluates `model` on this rank's shard of `loader`, sums the counts over every rank of
+/// `comm`, and restores the model's mode. Every rank gets the same result.
+EvalResult evaluate(Tsn& model, ClipLoader& loader, const torch::Device& device, Communicator& comm,
+                    int64_t epoch = 0);
 
 }  // namespace tsn

@@ -1,6 +1,9 @@
 #include "train/Trainer.h"
 
+#include <cmath>
 #include <filesystem>
+
+#include "common/Error.h"
 
 #include "common/Logging.h"
 #include "common/Stopwatch.h"
@@ -16,12 +19,25 @@ Trainer::Trainer(const Config& config, Tsn model, ClipLoader& trainLoader, ClipL
       valLoader_(valLoader),
       comm_(comm),
       device_(device),
-      schedule_(config.train, trainLoader.batchesPerEpoch()),
+      lrScale_(config.train.lrReferenceBatch > 0
+                   ? static_cast<double>(config.train.batchSize * comm.size()) /
+                         static_cast<double>(config.train.lrReferenceBatch)
+                   : 1.0),
+      schedule_(
+          [&] {
+            TrainConfig scaled = config.train;
+            scaled.lr *= lrScale_;
+            return scaled;
+          }(),
+          trainLoader.batchesPerEpoch()),
       metricLog_(comm.rank() == 0
                      ? (std::filesystem::path(config.train.workDir) / "metrics.jsonl").string()
                      : "") {
   for (const auto& p : model_->parameters()) {
     if (p.requires_grad()) trainable_.push_back(p);
+  }
+  if (comm.size() > 1) {
+    reducer_ = std::make_unique<GradientReducer>(trainable_, comm, config.dist.bucketMb);
   }
   optimizer_ =
       std::make_unique<torch::optim::SGD>(trainable_, torch::optim::SGDOptions(config.train.lr)
@@ -39,20 +55,44 @@ TrainResult Trainer::run() {
   auto log = logging::get("train");
   const auto& t = config_.train;
   log->info(
-      "training {} epochs x {} steps; batch {} per rank x {} ranks = {} clips per step; "
-      "{} trainable tensors on {}",
+      "training {} epochs x {} steps; batch {} per rank x {} ranks = global batch {}; lr {} "
+      "(x{:.4g} linear scaling); {} trainable tensors on {}; {}",
       t.epochs, trainLoader_.batchesPerEpoch(), t.batchSize, comm_.size(),
-      t.batchSize * comm_.size(), trainable_.size(), device_.str());
+      t.batchSize * comm_.size(), t.lr * lrScale_, lrScale_, trainable_.size(), device_.str(),
+      reducer_ ? fmt::format("gradients averaged over {} ranks in {} buckets ({})", comm_.size(),
+                             reducer_->bucketCount(), comm_.backendName())
+               : std::string("one rank"));
   TrainResult result;
   for (int64_t epoch = 0; epoch < t.epochs; ++epoch) {
-    trainEpoch(epoch);
+    if (!trainEpoch(epoch)) {
+      log->info("stopped after train.max_steps={} steps", t.maxSteps);
+      break;
+    }
     if (validationDue(epoch)) result.lastValidation = validate(epoch);
   }
   result.steps = step_;
   return result;
 }
 
-void Trainer::trainEpoch(int64_t epoch) {
+void Trainer::checkFinite(const torch::Tensor& loss) const {
+  if (!std::isfinite(loss.item<double>())) {
+    throw Error(
+        fmt::format("step {}: loss is {} (train.check_finite)", step_, loss.item<double>()));
+  }
+  for (const auto& p : model_->named_parameters()) {
+    const auto& grad = p.value().grad();
+    if (grad.defined() && !torch::isfinite(grad).all().item<bool>()) {
+      throw Error(
+          fmt::format("step {}: gradient of {} has NaN/Inf (train.check_finite)", step_, p.key()));
+    }
+    if (!torch::isfinite(p.value()).all().item<bool>()) {
+      throw Error(
+          fmt::format("step {}: parameter {} has NaN/Inf (train.check_finite)", step_, p.key()));
+    }
+  }
+}
+
+bool Trainer::trainEpoch(int64_t epoch) {
   auto log = logging::get("train");
   model_->train();
   trainLoader_.startEpoch(epoch);
@@ -61,6 +101,7 @@ void Trainer::trainEpoch(int64_t epoch) {
   double windowWait = 0;
   const int64_t steps = trainLoader_.batchesPerEpoch();
   for (int64_t i = 0; i < steps; ++i) {
+    if (config_.train.maxSteps > 0 && step_ >= config_.train.maxSteps) return false;
     Stopwatch wait;
     auto batch = trainLoader_.next();
     windowWait += wait.seconds();
@@ -75,6 +116,8 @@ void Trainer::trainEpoch(int64_t epoch) {
     const auto loss = torch::cross_entropy_loss(scores, labels);
     optimizer_->zero_grad();
     loss.backward();
+    if (reducer_) reducer_->finish();
+    if (config_.train.checkFinite) checkFinite(loss);
     if (config_.train.clipGradNorm > 0) {
       torch::nn::utils::clip_grad_norm_(trainable_, config_.train.clipGradNorm);
     }
@@ -105,22 +148,28 @@ void Trainer::trainEpoch(int64_t epoch) {
       windowWait = 0;
     }
   }
+  trainLoader_.finishEpoch();
   const LoaderStats stats = trainLoader_.stats();
-  if (stats.failed > 0) {
-    log->warn("epoch {}: {} videos failed to load and were replaced", epoch + 1, stats.failed);
+  auto counts = torch::tensor({stats.loaded, stats.failed}, torch::kInt64);
+  comm_.allReduce(counts, ReduceOp::Sum);
+  const int64_t loaded = counts[0].item<int64_t>(), failed = counts[1].item<int64_t>();
+  if (failed > 0) {
+    log->warn("epoch {}: {} videos failed to load and were replaced (all ranks)", epoch + 1,
+              failed);
   }
   metricLog_.write({{"mode", "data"},
                     {"epoch", epoch + 1},
                     {"split", "train"},
-                    {"loaded", stats.loaded},
-                    {"failed", stats.failed},
-                    {"failures", stats.failuresByReason},
-                    {"data_wait_s", stats.dataWaitS}});
+                    {"loaded", loaded},
+                    {"failed", failed},
+                    {"failures_rank0", stats.failuresByReason},
+                    {"data_wait_s_rank0", stats.dataWaitS}});
+  return true;
 }
 
 EvalResult Trainer::validate(int64_t epoch) {
   Stopwatch time;
-  const EvalResult r = evaluate(model_, valLoader_, device_, epoch);
+  const EvalResult r = evaluate(model_, valLoader_, device_, comm_, epoch);
   logging::get("train")->info(
       "validation after epoch {}: top1 {:.4f} top5 {:.4f} loss {:.4f} "
       "({} clips, {} unreadable, {:.1f}s)",

@@ -1,7 +1,8 @@
 #pragma once
 /// @file The training loop. Trainer::run() reads top to bottom: for each epoch, train steps
 /// (LR from the schedule, forward, loss, backward, optional clipping, SGD), then validation at
-/// the configured interval; logs and the metric log at clear points.
+/// the configured interval; logs and the metric log at clear points. With several ranks the
+/// GradientReducer averages gradients during backward, and validation counts are summed.
 
 #include <torch/torch.h>
 
@@ -10,6 +11,7 @@
 #include "config/Config.h"
 #include "data/ClipLoader.h"
 #include "dist/Communicator.h"
+#include "dist/GradientReducer.h"
 #include "model/Tsn.h"
 #include "train/Evaluator.h"
 #include "train/LrSchedule.h"
@@ -30,7 +32,9 @@ class Trainer {
   TrainResult run();
 
  private:
-  void trainEpoch(int64_t epoch);
+  /// False once train.max_steps is reached.
+  bool trainEpoch(int64_t epoch);
+  void checkFinite(const torch::Tensor& loss) const;
   EvalResult validate(int64_t epoch);
   bool validationDue(int64_t epoch) const;
 
@@ -42,6 +46,8 @@ class Trainer {
   torch::Device device_;
   std::vector<torch::Tensor> trainable_;
   std::unique_ptr<torch::optim::SGD> optimizer_;
+  std::unique_ptr<GradientReducer> reducer_;  ///< only with more than one rank
+  double lrScale_ = 1;
   LrSchedule schedule_;
   MetricLog metricLog_;
   int64_t step_ = 0;

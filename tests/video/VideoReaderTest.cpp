@@ -97,8 +97,12 @@ TEST_P(FrameAccuracy, EveryFrameMatchesTheFfmpegCli) {
     const double same = meanAbsDiff(frames[i], reference[n]);
     EXPECT_LT(same, 1.0) << "frame " << n;
     // And closer to frame n than to its neighbours: the index is exact, not off by one.
-    if (n > 0) EXPECT_LT(same, meanAbsDiff(frames[i], reference[n - 1])) << "frame " << n;
-    if (n + 1 < kFrames) EXPECT_LT(same, meanAbsDiff(frames[i], reference[n + 1])) << "frame " << n;
+    if (n > 0) {
+      EXPECT_LT(same, meanAbsDiff(frames[i], reference[n - 1])) << "frame " << n;
+    }
+    if (n + 1 < kFrames) {
+      EXPECT_LT(same, meanAbsDiff(frames[i], reference[n + 1])) << "frame " << n;
+    }
   }
 }
 
@@ -159,7 +163,9 @@ TEST_P(CliFrameAccuracy, EveryFrameMatchesTheFfmpegCli) {
     const double same = meanAbsDiff(frames[i], reference[n]);
     // Both convert with libswscale, with different filters (and dithering from 10 bits).
     EXPECT_LT(same, 3.0) << "frame " << n;
-    if (n > 0) EXPECT_LT(same, meanAbsDiff(frames[i], reference[n - 1])) << "frame " << n;
+    if (n > 0) {
+      EXPECT_LT(same, meanAbsDiff(frames[i], reference[n - 1])) << "frame " << n;
+    }
     if (n + 1 < v.frames)
       EXPECT_LT(same, meanAbsDiff(frames[i], reference[n + 1])) << "frame " << n;
   }

@@ -1,0 +1,117 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "support/TestSupport.h"
+
+namespace tsn {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+class DistributedCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::make_unique<testing::TempDir>(
+        std::string("mpi_cli_") + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    data_ = testing::syntheticDataset(dir_->path() / "data", 2, 6, 20, 10);
+  }
+
+  std::filesystem::path config(const std::string& extra = "") {
+    const auto file = dir_->path() / "run.toml";
+    testing::writeFile(file, fmt::format(R"([model]
+backbone = "resnet18"
+width = 4
+num_classes = 2
+[data]
+root = "{0}"
+train_list = "{0}/train.list"
+val_list = "{0}/val.list"
+short_size = 40
+target_size = 32
+workers = 1
+[train]
+epochs = 2
+batch_size = 2
+lr = 0.01
+log_interval = 1
+work_dir = "{1}"
+{2}
+)",
+                                         data_.string(), (dir_->path() / "work").string(), extra));
+    return file;
+  }
+
+  /// mpirun with the flags this machine needs, then `args`.
+  testing::CommandResult mpirun(const std::string& args, double* seconds = nullptr) {
+    const auto start = std::chrono::steady_clock::now();
+    auto r = testing::run(
+        std::string(TSN_MPIEXEC) +
+        " --oversubscribe --bind-to none --allow-run-as-root -x OMP_NUM_THREADS=1 " + args);
+    if (seconds)
+      *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return r;
+  }
+
+  std::unique_ptr<testing::TempDir> dir_;
+  std::filesystem::path data_;
+};
+
+TEST_F(DistributedCli, TwoRanksTrainWithAveragedGradientsAndAFilePerRank) {
+  const auto r = mpirun("-np 2 " + testing::binary("tsn_dist") + " --config " + config().string());
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("batch 2 per rank x 2 ranks = global batch 4"));
+  EXPECT_THAT(r.output, HasSubstr("gradients averaged over 2 ranks"));
+  EXPECT_THAT(r.output, HasSubstr("final validation: top1"));
+  EXPECT_THAT(r.output, Not(HasSubstr("[rank 1] [train] info")));  // rank 0 talks
+  EXPECT_TRUE(std::filesystem::exists(dir_->path() / "work/logs/rank0.log"));
+  EXPECT_TRUE(std::filesystem::exists(dir_->path() / "work/logs/rank1.log"));
+}
+
+TEST_F(DistributedCli, AFailingRankEndsTheWholeJobQuickly) {
+  // One unreadable video and no tolerance for it: the rank whose shard holds it fails at the
+  // end of the epoch while the other waits in a collective; the job must end, not hang.
+  testing::writeFile(data_ / "bad.mp4", "not a video");
+  testing::writeFile(
+      dir_->path() / "train_bad.list",
+      "bad.mp4 0\nvideos/class_00/class_00_0002.mp4 0\nvideos/class_00/class_00_0003.mp4 0\n"
+      "videos/class_01/class_01_0002.mp4 1\n");
+  double seconds = 0;
+  const auto r =
+      mpirun("-np 2 " + testing::binary("tsn_dist") + " --config " + config("").string() +
+                 " --set data.train_list=" + (dir_->path() / "train_bad.list").string() +
+                 " --set data.max_bad_fraction=0",
+             &seconds);
+  EXPECT_NE(r.exitCode, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("more than data.max_bad_fraction=0"));
+  EXPECT_LT(seconds, 30.0);
+}
+
+TEST_F(DistributedCli, RanksWithDifferentConfigsAreRefusedBeforeStepOne) {
+  const std::string run = testing::binary("tsn_dist") + " --config " + config().string();
+  const auto r = mpirun("-np 1 " + run + " : -np 1 " + run + " --set train.seed=5");
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_THAT(r.output, HasSubstr("rank 1 differs from rank 0 in its resolved config"));
+  EXPECT_THAT(r.output, Not(HasSubstr("step 1/")));
+}
+
+TEST_F(DistributedCli, DebugModeStopsAfterMaxStepsWithALinePerStep) {
+  const auto r = testing::run(testing::binary("tsn_dist") + " --config " + config().string() +
+                              " --debug --max-steps 3");
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("step 3/"));
+  EXPECT_THAT(r.output, Not(HasSubstr("step 4/")));
+  EXPECT_THAT(r.output, HasSubstr("stopped after train.max_steps=3 steps"));
+}
+
+TEST_F(DistributedCli, DebugModeNamesTheFirstNonFiniteValue) {
+  const auto r = testing::run(testing::binary("tsn_dist") + " --config " + config().string() +
+                              " --debug --max-steps 5 --set train.lr=1e30");
+  EXPECT_EQ(r.exitCode, 1) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("(train.check_finite)"));
+}
+
+}  // namespace
+}  // namespace tsn
