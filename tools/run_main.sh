@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job end to end on a fresh machine: install dependencies, build, make the synthetic
-# data set, train the tiny TSN with mpirun, evaluate on the validation list, print top-1.
+# data set, train the tiny TSN with mpirun (2 ranks; TSN_RANKS=N for another count), evaluate on
+# the validation list, print top-1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install_deps.sh
@@ -9,6 +10,7 @@ tools/make_synthetic.sh data/synthetic
 source tools/mpirun_args.sh
 work_dir=work_dirs/synthetic_debug
 rm -rf "$work_dir"
-mpirun -np "${TSN_RANKS:-1}" "${MPIRUN_ARGS[@]}" build/bin/tsn_dist \
+# One intra-op thread per rank: 2 ranks (plus a decode worker each) on 2 cores.
+mpirun -np "${TSN_RANKS:-2}" "${MPIRUN_ARGS[@]}" -x OMP_NUM_THREADS=1 build/bin/tsn_dist \
   --config configs/synthetic_debug.toml --set train.work_dir="$work_dir"
 echo "metric log: $work_dir/metrics.jsonl; resolved config: $work_dir/config.toml"

@@ -97,6 +97,24 @@ TEST_F(DistributedCli, RanksWithDifferentConfigsAreRefusedBeforeStepOne) {
   EXPECT_THAT(r.output, Not(HasSubstr("step 1/")));
 }
 
+TEST_F(DistributedCli, TheMpirunWrapperStartsTheRequestedRanksBoundToCores) {
+  const std::string wrapper = std::string(TSN_SOURCE_DIR) + "/launcher/tsn_mpirun";
+  const auto dry = testing::run(wrapper +
+                                " --gpus-per-node 8 --hosts a,b --cpus-per-rank 6 --net-if eth1 "
+                                "--dry-run -- --config c.toml");
+  ASSERT_EQ(dry.exitCode, 0) << dry.output;
+  for (const char* part :
+       {"-np 16", "--map-by ppr:8:node:PE=6", "--bind-to core", "OMP_NUM_THREADS=6",
+        "NCCL_SOCKET_IFNAME=eth1", "btl_tcp_if_include eth1", "--config c.toml"}) {
+    EXPECT_THAT(dry.output, HasSubstr(part));
+  }
+  const auto r =
+      testing::run(wrapper + " --ranks-per-node 2 --binary " + testing::binary("tsn_dist") +
+                   " -- --config " + config().string() + " --set train.epochs=1");
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("x 2 ranks = global batch 4"));
+}
+
 TEST_F(DistributedCli, DebugModeStopsAfterMaxStepsWithALinePerStep) {
   const auto r = testing::run(testing::binary("tsn_dist") + " --config " + config().string() +
                               " --debug --max-steps 3");
