@@ -7,6 +7,7 @@ namespace tsn {
 namespace {
 struct DoneWork final : Work {
   void wait() override {}
+  bool poll() override { return true; }
 };
 }  // namespace
 

@@ -19,6 +19,9 @@ class Work {
  public:
   virtual ~Work() = default;
   virtual void wait() = 0;
+  /// Lets the collective progress without blocking (MPI moves data only when called); true
+  /// once it completed.
+  virtual bool poll() = 0;
 };
 
 class Communicator {

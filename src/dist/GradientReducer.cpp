@@ -53,6 +53,11 @@ void GradientReducer::onGradient(size_t param, const torch::Tensor& grad) {
   received_[param] = true;
   b.flat.narrow(0, b.offsets[member], grad.numel()).copy_(grad.reshape(-1));
   if (--b.pending == 0) launchReadyBuckets();
+  // Buckets already in flight progress only while someone calls into the library: every
+  // gradient that arrives gives them a turn.
+  for (size_t k = 0; k < nextToLaunch_; ++k) {
+    if (buckets_[k].work) buckets_[k].work->poll();
+  }
 }
 
 void GradientReducer::launchReadyBuckets() {

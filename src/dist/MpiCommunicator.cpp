@@ -44,6 +44,13 @@ class MpiWork final : public Work {
         tensor_(std::move(keepAlive)),
         start_(std::chrono::steady_clock::now()) {}
 
+  bool poll() override {
+    if (request_ == MPI_REQUEST_NULL) return true;
+    int done = 0;
+    TSN_CHECK_MPI(MPI_Test(&request_, &done, MPI_STATUS_IGNORE));
+    return done != 0;
+  }
+
   void wait() override {
     auto pause = std::chrono::microseconds(1);
     while (request_ != MPI_REQUEST_NULL) {

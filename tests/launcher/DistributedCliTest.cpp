@@ -3,6 +3,8 @@
 
 #include <chrono>
 
+#include <nlohmann/json.hpp>
+
 #include "support/TestSupport.h"
 
 namespace tsn {
@@ -113,6 +115,22 @@ TEST_F(DistributedCli, TheMpirunWrapperStartsTheRequestedRanksBoundToCores) {
                    " -- --config " + config().string() + " --set train.epochs=1");
   ASSERT_EQ(r.exitCode, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("x 2 ranks = global batch 4"));
+}
+
+TEST_F(DistributedCli, AllReduceBenchmarkReportsBothWaysAsJson) {
+  const auto r = mpirun("-np 2 " + testing::binary("tsn_bench") +
+                        " allreduce --backbone resnet18 --iters 2 --bucket-mb 5 --size 32");
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output.substr(r.output.find('{')));
+  EXPECT_EQ(j["ranks"], 2);
+  // ResNet-18 without its fc: 11,176,512 parameters; the 400-way head: 205,200. In float32:
+  // 45.53 MB, in 5 MB buckets.
+  EXPECT_GT(j["buckets"].get<int>(), 2);
+  EXPECT_NEAR(j["gradient_mb"].get<double>(), 11381712 * 4 / 1e6, 1e-6);
+  EXPECT_GT(j["contiguous_gb_per_s"].get<double>(), 0);
+  EXPECT_GT(j["bucketed_gb_per_s"].get<double>(), 0);
+  EXPECT_GE(j["communication_hidden_share"].get<double>(), 0);
+  EXPECT_LE(j["communication_hidden_share"].get<double>(), 1);
 }
 
 TEST_F(DistributedCli, DebugModeStopsAfterMaxStepsWithALinePerStep) {
