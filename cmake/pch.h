@@ -1,8 +1,8 @@
 // Precompiled header shared by every target (see TsnHelpers.cmake). Only stable, heavy headers.
 #pragma once
-#include <torch/torch.h>
-#include <spdlog/spdlog.h>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
 #include <algorithm>
 #include <filesystem>
 #include <functional>

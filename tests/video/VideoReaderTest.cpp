@@ -166,8 +166,9 @@ TEST_P(CliFrameAccuracy, EveryFrameMatchesTheFfmpegCli) {
     if (n > 0) {
       EXPECT_LT(same, meanAbsDiff(frames[i], reference[n - 1])) << "frame " << n;
     }
-    if (n + 1 < v.frames)
+    if (n + 1 < v.frames) {
       EXPECT_LT(same, meanAbsDiff(frames[i], reference[n + 1])) << "frame " << n;
+    }
   }
 }
 
