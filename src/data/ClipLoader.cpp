@@ -68,11 +68,12 @@ ClipLoader::~ClipLoader() {
 }
 
 int64_t ClipLoader::batchesPerEpoch() const {
-  const int64_t n =
-      static_cast<int64_t>(shardIndices(dataset_->size(), options_.rank, options_.worldSize,
-                                        options_.seed, 0, false, options_.padToEqualShards)
-                               .size());
-  return (n + options_.batchSize - 1) / options_.batchSize;
+  // Rank r of w holds samples r, r + w, ... of the (padded) epoch order.
+  const auto n = static_cast<int64_t>(dataset_->size());
+  const int64_t world = options_.worldSize;
+  const int64_t total = options_.padToEqualShards ? (n + world - 1) / world * world : n;
+  const int64_t mine = (total - options_.rank + world - 1) / world;
+  return (mine + options_.batchSize - 1) / options_.batchSize;
 }
 
 LoaderStats ClipLoader::stats() const {
@@ -166,8 +167,7 @@ Batch ClipLoader::buildBatch(int64_t batchIndex) {
 }
 
 void ClipLoader::workerLoop() {
-  const int64_t total =
-      static_cast<int64_t>((order_.size() + options_.batchSize - 1) / options_.batchSize);
+  const int64_t total = batchesPerEpoch();
   const int64_t inFlight = options_.prefetch + options_.workers;
   while (true) {
     int64_t mine = -1;
@@ -195,8 +195,7 @@ void ClipLoader::workerLoop() {
 }
 
 std::optional<Batch> ClipLoader::next() {
-  const int64_t total =
-      static_cast<int64_t>((order_.size() + options_.batchSize - 1) / options_.batchSize);
+  const int64_t total = batchesPerEpoch();
   Stopwatch wait;
   std::optional<Batch> result;
   while (!result) {

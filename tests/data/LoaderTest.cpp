@@ -100,6 +100,25 @@ class LoaderTest : public ::testing::Test {
 };
 testing::TempDir* LoaderTest::dataDir_ = nullptr;
 
+TEST_F(LoaderTest, BatchCountMatchesTheShardOnEveryRank) {
+  auto dataset = std::make_shared<ClipDataset>(samples(), model(), data(), true);  // 9 videos
+  for (const bool pad : {true, false}) {
+    for (int world : {1, 2, 3, 4}) {
+      for (int rank = 0; rank < world; ++rank) {
+        LoaderOptions o;
+        o.batchSize = 2;
+        o.rank = rank;
+        o.worldSize = world;
+        o.padToEqualShards = pad;
+        const ClipLoader loader(dataset, o);
+        const auto shard = shardIndices(9, rank, world, 0, 0, false, pad);
+        EXPECT_EQ(loader.batchesPerEpoch(), (static_cast<int64_t>(shard.size()) + 1) / 2)
+            << "rank " << rank << " of " << world << " pad " << pad;
+      }
+    }
+  }
+}
+
 TEST_F(LoaderTest, BatchesHaveTheDocumentedLayout) {
   const auto batches = epoch(samples(), true, 2);
   ASSERT_EQ(batches.size(), 3u);  // 9 training videos, batch 4
