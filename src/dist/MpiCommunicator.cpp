@@ -1,6 +1,7 @@
 #include "dist/MpiCommunicator.h"
 
 #include <chrono>
+#include <functional>
 #include <thread>
 
 #include "common/Error.h"
@@ -34,14 +35,16 @@ void checkCpuContiguous(const torch::Tensor& t, const char* what) {
 }
 
 /// An MPI request waited on with a deadline; MPI_Test in a loop so a stalled peer cannot block
-/// this rank forever.
+/// this rank forever. On timeout `missing` names the ranks that did not arrive.
 class MpiWork final : public Work {
  public:
-  MpiWork(MPI_Request request, std::string what, double timeoutS, torch::Tensor keepAlive)
+  MpiWork(MPI_Request request, std::string what, double timeoutS, torch::Tensor keepAlive,
+          std::function<std::string()> missing)
       : request_(request),
         what_(std::move(what)),
         timeoutS_(timeoutS),
         tensor_(std::move(keepAlive)),
+        missing_(std::move(missing)),
         start_(std::chrono::steady_clock::now()) {}
 
   bool poll() override {
@@ -53,17 +56,12 @@ class MpiWork final : public Work {
 
   void wait() override {
     auto pause = std::chrono::microseconds(1);
-    while (request_ != MPI_REQUEST_NULL) {
-      int done = 0;
-      TSN_CHECK_MPI(MPI_Test(&request_, &done, MPI_STATUS_IGNORE));
-      if (done) break;
+    while (!poll()) {
       const double waited =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
       if (waited > timeoutS_) {
-        throw Error(
-            fmt::format("{} did not complete within dist.timeout_s={} s on rank {}: another "
-                        "rank stalled or died",
-                        what_, timeoutS_, errorRank()));
+        throw Error(fmt::format("{} did not complete within dist.timeout_s={} s on rank {}: {}",
+                                what_, timeoutS_, errorRank(), missing_()));
       }
       std::this_thread::sleep_for(pause);
       pause = std::min(pause * 2, std::chrono::microseconds(1000));
@@ -75,21 +73,85 @@ class MpiWork final : public Work {
   std::string what_;
   double timeoutS_;
   torch::Tensor tensor_;
+  std::function<std::string()> missing_;
   std::chrono::steady_clock::time_point start_;
 };
+
+std::string describeRanks(const std::vector<int>& ranks, const char* verb) {
+  return fmt::format("{} {} {}", ranks.size() == 1 ? "rank" : "ranks", fmt::join(ranks, ", "),
+                     verb);
+}
 
 }  // namespace
 
 MpiCommunicator::MpiCommunicator(const MpiWorld& world, double timeoutS)
     : rank_(world.rank()), size_(world.size()), localRank_(world.localRank()), timeoutS_(timeoutS) {
   TSN_CHECK_MPI(MPI_Comm_dup(MPI_COMM_WORLD, &comm_));
+  TSN_CHECK_MPI(MPI_Comm_dup(MPI_COMM_WORLD, &reportComm_));
   MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);
+  MPI_Comm_set_errhandler(reportComm_, MPI_ERRORS_RETURN);
 }
 
 MpiCommunicator::~MpiCommunicator() {
   int finalized = 0;
   MPI_Finalized(&finalized);
-  if (!finalized && comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
+  if (finalized) return;
+  if (comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
+  if (reportComm_ != MPI_COMM_NULL) MPI_Comm_free(&reportComm_);
+}
+
+std::shared_ptr<Work> MpiCommunicator::track(MPI_Request request, std::string what,
+                                             torch::Tensor keepAlive) {
+  const uint64_t sequence = ++sequence_;
+  const double grace = std::min(timeoutS_, 10.0);
+  return std::make_shared<MpiWork>(
+      request, fmt::format("{} (collective #{})", what, sequence), timeoutS_, std::move(keepAlive),
+      [this, sequence, grace] { return missingRanks(sequence, grace); });
+}
+
+std::string MpiCommunicator::missingRanks(uint64_t sequence, double graceS) {
+  // Small eager messages: they leave even if the peer never calls MPI again.
+  std::vector<uint64_t> reported(size_, 0);
+  std::vector<MPI_Request> receives;
+  std::vector<int> peers;
+  for (int peer = 0; peer < size_; ++peer) {
+    if (peer == rank_) continue;
+    MPI_Request send = MPI_REQUEST_NULL, receive = MPI_REQUEST_NULL;
+    if (MPI_Isend(&sequence, 1, MPI_UINT64_T, peer, 0, reportComm_, &send) != MPI_SUCCESS ||
+        MPI_Irecv(&reported[peer], 1, MPI_UINT64_T, peer, 0, reportComm_, &receive) !=
+            MPI_SUCCESS) {
+      return "could not ask the other ranks which of them arrived";
+    }
+    MPI_Request_free(&send);
+    receives.push_back(receive);
+    peers.push_back(peer);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(graceS);
+  std::vector<bool> heard(peers.size(), false);
+  size_t waiting = peers.size();
+  while (waiting > 0 && std::chrono::steady_clock::now() < deadline) {
+    for (size_t i = 0; i < peers.size(); ++i) {
+      int done = 0;
+      if (!heard[i] && MPI_Test(&receives[i], &done, MPI_STATUS_IGNORE) == MPI_SUCCESS && done) {
+        heard[i] = true;
+        --waiting;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  std::vector<int> silent, behind;
+  for (size_t i = 0; i < peers.size(); ++i) {
+    if (!heard[i]) {
+      silent.push_back(peers[i]);
+    } else if (reported[peers[i]] < sequence) {
+      behind.push_back(peers[i]);
+    }
+  }
+  std::vector<std::string> parts;
+  if (!silent.empty()) parts.push_back(describeRanks(silent, "did not arrive (stalled or died)"));
+  if (!behind.empty()) parts.push_back(describeRanks(behind, "timed out in an earlier collective"));
+  if (parts.empty()) return "every rank arrived late; raise dist.timeout_s";
+  return fmt::format("{}", fmt::join(parts, "; "));
 }
 
 std::shared_ptr<Work> MpiCommunicator::allReduceAsync(torch::Tensor& tensor, ReduceOp op) {
@@ -98,8 +160,7 @@ std::shared_ptr<Work> MpiCommunicator::allReduceAsync(torch::Tensor& tensor, Red
   TSN_CHECK_MPI(MPI_Iallreduce(MPI_IN_PLACE, tensor.data_ptr(), static_cast<int>(tensor.numel()),
                                mpiType(tensor), op == ReduceOp::Sum ? MPI_SUM : MPI_MAX, comm_,
                                &request));
-  return std::make_shared<MpiWork>(request, fmt::format("all-reduce of {} values", tensor.numel()),
-                                   timeoutS_, tensor);
+  return track(request, fmt::format("all-reduce of {} values", tensor.numel()), tensor);
 }
 
 void MpiCommunicator::allReduce(torch::Tensor& tensor, ReduceOp op) {
@@ -116,7 +177,7 @@ torch::Tensor MpiCommunicator::allGather(const torch::Tensor& tensor) {
   TSN_CHECK_MPI(MPI_Iallgather(local.data_ptr(), static_cast<int>(local.numel()), mpiType(local),
                                out.data_ptr(), static_cast<int>(local.numel()), mpiType(local),
                                comm_, &request));
-  MpiWork(request, "all-gather", timeoutS_, out).wait();
+  track(request, "all-gather", out)->wait();
   return out;
 }
 
@@ -125,13 +186,13 @@ void MpiCommunicator::broadcast(torch::Tensor& tensor, int root) {
   MPI_Request request = MPI_REQUEST_NULL;
   TSN_CHECK_MPI(MPI_Ibcast(tensor.data_ptr(), static_cast<int>(tensor.numel()), mpiType(tensor),
                            root, comm_, &request));
-  MpiWork(request, fmt::format("broadcast of {} values", tensor.numel()), timeoutS_, tensor).wait();
+  track(request, fmt::format("broadcast of {} values", tensor.numel()), tensor)->wait();
 }
 
 void MpiCommunicator::barrier() {
   MPI_Request request = MPI_REQUEST_NULL;
   TSN_CHECK_MPI(MPI_Ibarrier(comm_, &request));
-  MpiWork(request, "barrier", timeoutS_, {}).wait();
+  track(request, "barrier", {})->wait();
 }
 
 }  // namespace tsn
