@@ -18,6 +18,7 @@
 #include "dist/MpiWorld.h"
 #include "model/Tsn.h"
 #include "model/Weights.h"
+#include "train/MixedPrecision.h"
 #include "train/Trainer.h"
 
 namespace {
@@ -74,6 +75,8 @@ int main(int argc, char** argv) {
     // Everything a user can get wrong is checked before any model or thread exists.
     const tsn::Config config = tsn::loadConfig(configPath, overrides);
     tsn::checkTrainingInputs(config);
+    tsn::checkPrecision(config.train.precision,
+                        torch::cuda::is_available() ? torch::kCUDA : torch::kCPU);
     const tsn::StateDict pretrained = config.model.pretrained.empty()
                                           ? tsn::StateDict{}
                                           : tsn::readStateDict(config.model.pretrained);
@@ -101,6 +104,7 @@ int main(int argc, char** argv) {
 
     torch::manual_seed(static_cast<uint64_t>(config.train.seed));
     const torch::Device device = pickDevice(*comm);
+    if (!debug) at::globalContext().setBenchmarkCuDNN(config.train.cudnnBenchmark);
     tsn::Tsn model(config.model);
     if (!config.model.pretrained.empty()) {
       const auto report = tsn::loadWeights(model, pretrained, config.model.pretrained);

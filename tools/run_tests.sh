@@ -11,7 +11,7 @@ tools/build.sh
 cuda_root=${CUDA_HOME:-/usr/local/cuda}
 if [[ -f "$cuda_root/include/nccl.h" ]]; then
   echo "[tests] TSN_WITH_CUDA=ON build against $cuda_root"
-  TSN_BUILD_DIR=build-cuda TSN_BUILD_TARGETS="tsn_dist dist_nccl_tests" tools/build.sh -DTSN_WITH_CUDA=ON -DCUDAToolkit_ROOT="$cuda_root"
+  TSN_BUILD_DIR=build-cuda TSN_BUILD_TARGETS="tsn_dist dist_nccl_tests dist_nccl_mpi_tests" tools/build.sh -DTSN_WITH_CUDA=ON -DCUDAToolkit_ROOT="$cuda_root"
   (cd build-cuda && ctest --output-on-failure -L cuda --timeout 600)
 else
   echo "[tests] no NCCL under $cuda_root: TSN_WITH_CUDA=ON build not checked"

@@ -227,6 +227,8 @@ const Names<DistBackend> kBackendNames = {{"auto", DistBackend::Auto},
                                           {"nccl", DistBackend::Nccl},
                                           {"mpi", DistBackend::Mpi},
                                           {"local", DistBackend::Local}};
+const Names<Precision> kPrecisionNames = {
+    {"fp32", Precision::Fp32}, {"bf16", Precision::Bf16}, {"fp16", Precision::Fp16}};
 
 const std::vector<Section>& schema() {
   using C = Config;
@@ -258,7 +260,8 @@ const std::vector<Section>& schema() {
         field("std", &C::data, &DataConfig::std, threePositive(true)),
         field("workers", &C::data, &DataConfig::workers, atLeast<int64_t>(0)),
         field("prefetch_batches", &C::data, &DataConfig::prefetchBatches, atLeast<int64_t>(1)),
-        field("max_bad_fraction", &C::data, &DataConfig::maxBadFraction, inRange(0, 1, false))}},
+        field("max_bad_fraction", &C::data, &DataConfig::maxBadFraction, inRange(0, 1, false)),
+        field("pin_memory", &C::data, &DataConfig::pinMemory)}},
       {"train",
        {field("epochs", &C::train, &TrainConfig::epochs, atLeast<int64_t>(1)),
         field("batch_size", &C::train, &TrainConfig::batchSize, atLeast<int64_t>(1)),
@@ -275,7 +278,10 @@ const std::vector<Section>& schema() {
         field("work_dir", &C::train, &TrainConfig::workDir, nonEmpty()),
         field("lr_reference_batch", &C::train, &TrainConfig::lrReferenceBatch, atLeast<int64_t>(0)),
         field("max_steps", &C::train, &TrainConfig::maxSteps, atLeast<int64_t>(0)),
-        field("check_finite", &C::train, &TrainConfig::checkFinite)}},
+        field("check_finite", &C::train, &TrainConfig::checkFinite),
+        enumField("precision", &C::train, &TrainConfig::precision, kPrecisionNames),
+        field("channels_last", &C::train, &TrainConfig::channelsLast),
+        field("cudnn_benchmark", &C::train, &TrainConfig::cudnnBenchmark)}},
       {"eval",
        {field("batch_size", &C::eval, &EvalConfig::batchSize, atLeast<int64_t>(1)),
         field("num_clips", &C::eval, &EvalConfig::numClips, atLeast<int64_t>(1)),
@@ -520,6 +526,13 @@ uint64_t configHash(const Config& config) {
 std::string toString(DataFormat format) {
   for (const auto& [name, value] : kFormatNames) {
     if (value == format) return name;
+  }
+  return "?";
+}
+
+std::string toString(Precision precision) {
+  for (const auto& [name, value] : kPrecisionNames) {
+    if (value == precision) return name;
   }
   return "?";
 }

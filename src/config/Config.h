@@ -18,6 +18,7 @@ enum class DataFormat { Video, Rawframes };
 enum class ResizeMode { ShortSide, Fixed43 };
 enum class ShortVideoMode { RepeatLast, Loop };
 enum class DistBackend { Auto, Nccl, Mpi, Local };
+enum class Precision { Fp32, Bf16, Fp16 };
 
 struct ModelConfig {
   std::string backbone = "resnet50";  ///< resnet18 | resnet34 | resnet50 | resnet101 | resnet152
@@ -51,6 +52,9 @@ struct DataConfig {
   int64_t workers = 4;           ///< decode threads per rank; 0 decodes in the training thread
   int64_t prefetchBatches = 2;   ///< ready batches held per rank
   double maxBadFraction = 0.01;  ///< stop if more of the videos read in an epoch fail to decode
+  /// On a GPU: batches are assembled in page-locked memory by the workers and copied without
+  /// blocking the training thread. Ignored on CPU.
+  bool pinMemory = true;
 };
 
 struct TrainConfig {
@@ -72,6 +76,11 @@ struct TrainConfig {
   int64_t lrReferenceBatch = 0;
   int64_t maxSteps = 0;      ///< stop after this many steps (debugging); 0: no limit
   bool checkFinite = false;  ///< check loss and parameters for NaN/Inf every step
+  /// fp32; bf16: autocast to bfloat16 (GPU, or CPU where LibTorch supports it); fp16: autocast to
+  /// float16 with dynamic loss scaling (GPU only).
+  Precision precision = Precision::Fp32;
+  bool channelsLast = false;   ///< NHWC weights and activations (faster convolutions on GPUs)
+  bool cudnnBenchmark = true;  ///< let cuDNN time its algorithms once per shape (not in --debug)
 };
 
 struct EvalConfig {
@@ -138,5 +147,6 @@ uint64_t configHash(const Config& config);
 
 std::string toString(DataFormat format);
 std::string toString(DistBackend backend);
+std::string toString(Precision precision);
 
 }  // namespace tsn

@@ -162,6 +162,10 @@ Batch ClipLoader::buildBatch(int64_t batchIndex) {
   if (!clips.empty()) {
     batch.clips = torch::stack(clips);
     batch.labels = torch::tensor(labels, torch::kInt64);
+    if (options_.pinMemory) {
+      batch.clips = batch.clips.pin_memory();
+      batch.labels = batch.labels.pin_memory();
+    }
   }
   return batch;
 }
@@ -262,6 +266,7 @@ std::shared_ptr<ClipLoader> makeClipLoader(const Config& c, const std::string& l
   o.worldSize = worldSize;
   o.seed = static_cast<uint64_t>(c.train.seed);
   o.maxBadFraction = c.data.maxBadFraction;
+  o.pinMemory = c.data.pinMemory && torch::cuda::is_available();
   return std::make_shared<ClipLoader>(std::move(dataset), o);
 }
 

@@ -36,6 +36,7 @@ struct LoaderOptions {
   uint64_t seed = 0;
   int maxRetries = 10;          ///< replacements tried for a sample that fails to load
   double maxBadFraction = 1.0;  ///< abort the epoch when more samples than this fail
+  bool pinMemory = false;       ///< batches in page-locked memory (needs a CUDA LibTorch)
 };
 
 struct Batch {

@@ -1,9 +1,35 @@
 #include "dist/CommunicatorFactory.h"
 
+#include <torch/cuda.h>
+
 #include "common/Error.h"
 #include "dist/MpiCommunicator.h"
+#ifdef TSN_WITH_CUDA
+#include "dist/NcclCommunicator.h"
+#endif
 
 namespace tsn {
+
+bool ncclUsable() {
+#ifdef TSN_WITH_CUDA
+  return torch::cuda::is_available();
+#else
+  return false;
+#endif
+}
+
+namespace {
+
+std::unique_ptr<Communicator> makeNccl([[maybe_unused]] const DistConfig& dist,
+                                       [[maybe_unused]] const MpiWorld& world) {
+#ifdef TSN_WITH_CUDA
+  return std::make_unique<NcclCommunicator>(world, dist.timeoutS);
+#else
+  throw Error("unreachable: nccl without TSN_WITH_CUDA");
+#endif
+}
+
+}  // namespace
 
 std::unique_ptr<Communicator> makeCommunicator(const DistConfig& dist, const MpiWorld* world) {
   const int size = world ? world->size() : 1;
@@ -15,9 +41,22 @@ std::unique_ptr<Communicator> makeCommunicator(const DistConfig& dist, const Mpi
       }
       return std::make_unique<LocalCommunicator>();
     case DistBackend::Nccl:
-      throw ConfigError("dist.backend: nccl is not available in this build yet; use auto or mpi");
-    case DistBackend::Mpi:
+#ifndef TSN_WITH_CUDA
+      throw ConfigError(
+          "dist.backend: nccl needs a build with CUDA (cmake -DTSN_WITH_CUDA=ON against a CUDA "
+          "LibTorch); use auto or mpi");
+#endif
+      if (!ncclUsable()) {
+        throw ConfigError(
+            "dist.backend: nccl needs a GPU, and LibTorch sees none; use auto or mpi");
+      }
+      if (world == nullptr) return std::make_unique<LocalCommunicator>();
+      return makeNccl(dist, *world);
     case DistBackend::Auto:
+      if (world == nullptr) return std::make_unique<LocalCommunicator>();
+      if (ncclUsable()) return makeNccl(dist, *world);
+      return std::make_unique<MpiCommunicator>(*world, dist.timeoutS);
+    case DistBackend::Mpi:
       if (world == nullptr) return std::make_unique<LocalCommunicator>();
       return std::make_unique<MpiCommunicator>(*world, dist.timeoutS);
   }

@@ -37,8 +37,18 @@ TsnImpl::TsnImpl(const ModelConfig& config) : partialBn_(config.partialBn) {
 
 torch::Tensor TsnImpl::forward(torch::Tensor clips) {
   const int64_t frames = clips.size(1);
-  auto features = backbone->forward(clips.flatten(0, 1));
+  auto frames2d = clips.flatten(0, 1);
+  if (channelsLast_) frames2d = frames2d.contiguous(torch::MemoryFormat::ChannelsLast);
+  auto features = backbone->forward(frames2d);
   return head->forward(features, frames);
+}
+
+void TsnImpl::useChannelsLast() {
+  torch::NoGradGuard noGrad;
+  for (auto& p : parameters()) {
+    if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+  }
+  channelsLast_ = true;
 }
 
 void TsnImpl::train(bool on) {

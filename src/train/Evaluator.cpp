@@ -9,15 +9,20 @@
 namespace tsn {
 
 EvalResult evaluate(Tsn& model, ClipLoader& loader, const torch::Device& device, Communicator& comm,
-                    int64_t epoch) {
+                    int64_t epoch, Precision precision) {
   const bool wasTraining = model->is_training();
   model->eval();
   torch::NoGradGuard noGrad;
   AccuracyMeter meter;
   loader.startEpoch(epoch);
   while (auto batch = loader.next()) {
-    const auto labels = batch->labels.to(device);
-    const auto scores = model->forward(batch->clips.to(device));
+    const bool nonBlocking = device.is_cuda();
+    const auto labels = batch->labels.to(device, nonBlocking);
+    torch::Tensor scores;
+    {
+      AutocastScope autocast(device, precision);
+      scores = model->forward(batch->clips.to(device, nonBlocking)).to(torch::kFloat32);
+    }
     meter.add(scores, labels, torch::cross_entropy_loss(scores, labels).item<double>());
   }
   model->train(wasTraining);

@@ -6,6 +6,7 @@
 #include "data/ClipLoader.h"
 #include "dist/Communicator.h"
 #include "model/Tsn.h"
+#include "train/MixedPrecision.h"
 
 namespace tsn {
 
@@ -18,8 +19,9 @@ struct EvalResult {
 };
 
 /// Evaluates `model` on this rank's shard of `loader`, sums the counts over every rank of
-/// `comm`, and restores the model's mode. Every rank gets the same result.
+/// `comm`, and restores the model's mode. Every rank gets the same result. The forward pass
+/// runs under autocast for `precision`.
 EvalResult evaluate(Tsn& model, ClipLoader& loader, const torch::Device& device, Communicator& comm,
-                    int64_t epoch = 0);
+                    int64_t epoch = 0, Precision precision = Precision::Fp32);
 
 }  // namespace tsn

@@ -30,9 +30,12 @@ Trainer::Trainer(const Config& config, Tsn model, ClipLoader& trainLoader, ClipL
             return scaled;
           }(),
           trainLoader.batchesPerEpoch()),
+      scaler_(config.train.precision == Precision::Fp16),
       metricLog_(comm.rank() == 0
                      ? (std::filesystem::path(config.train.workDir) / "metrics.jsonl").string()
                      : "") {
+  checkPrecision(config.train.precision, device);
+  if (config.train.channelsLast) model_->useChannelsLast();
   for (const auto& p : model_->parameters()) {
     if (p.requires_grad()) trainable_.push_back(p);
   }
@@ -56,9 +59,10 @@ TrainResult Trainer::run() {
   const auto& t = config_.train;
   log->info(
       "training {} epochs x {} steps; batch {} per rank x {} ranks = global batch {}; lr {} "
-      "(x{:.4g} linear scaling); {} trainable tensors on {}; {}",
+      "(x{:.4g} linear scaling); {} trainable tensors on {}, {}{}; {}",
       t.epochs, trainLoader_.batchesPerEpoch(), t.batchSize, comm_.size(),
       t.batchSize * comm_.size(), t.lr * lrScale_, lrScale_, trainable_.size(), device_.str(),
+      toString(t.precision), t.channelsLast ? ", channels-last" : "",
       reducer_ ? fmt::format("gradients averaged over {} ranks in {} buckets ({})", comm_.size(),
                              reducer_->bucketCount(), comm_.backendName())
                : std::string("one rank"));
@@ -111,17 +115,29 @@ bool Trainer::trainEpoch(int64_t epoch) {
     for (auto& group : optimizer_->param_groups()) {
       static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
     }
-    const auto labels = batch->labels.to(device_);
-    const auto scores = model_->forward(batch->clips.to(device_));
-    const auto loss = torch::cross_entropy_loss(scores, labels);
-    optimizer_->zero_grad();
-    loss.backward();
-    if (reducer_) reducer_->finish();
-    if (config_.train.checkFinite) checkFinite(loss);
-    if (config_.train.clipGradNorm > 0) {
-      torch::nn::utils::clip_grad_norm_(trainable_, config_.train.clipGradNorm);
+    // Pinned host batches (data.pin_memory) copy without blocking this thread.
+    const bool nonBlocking = device_.is_cuda();
+    const auto labels = batch->labels.to(device_, nonBlocking);
+    torch::Tensor scores, loss;
+    {
+      AutocastScope autocast(device_, config_.train.precision);
+      scores = model_->forward(batch->clips.to(device_, nonBlocking));
     }
-    optimizer_->step();
+    scores = scores.to(torch::kFloat32);  // the loss in fp32, on CPU and GPU alike
+    loss = torch::cross_entropy_loss(scores, labels);
+    optimizer_->zero_grad();
+    scaler_.scaleLoss(loss).backward();
+    if (reducer_) reducer_->finish();
+    if (scaler_.unscaleAndUpdate(trainable_)) {
+      if (config_.train.checkFinite) checkFinite(loss);
+      if (config_.train.clipGradNorm > 0) {
+        torch::nn::utils::clip_grad_norm_(trainable_, config_.train.clipGradNorm);
+      }
+      optimizer_->step();
+    } else {
+      log->warn("step {}: fp16 gradients overflowed; step skipped, loss scale now {}", step_ + 1,
+                scaler_.scale());
+    }
     ++step_;
     window.add(scores, labels, loss.item<double>());
 
@@ -169,7 +185,7 @@ bool Trainer::trainEpoch(int64_t epoch) {
 
 EvalResult Trainer::validate(int64_t epoch) {
   Stopwatch time;
-  const EvalResult r = evaluate(model_, valLoader_, device_, comm_, epoch);
+  const EvalResult r = evaluate(model_, valLoader_, device_, comm_, epoch, config_.train.precision);
   logging::get("train")->info(
       "validation after epoch {}: top1 {:.4f} top5 {:.4f} loss {:.4f} "
       "({} clips, {} unreadable, {:.1f}s)",

@@ -3,6 +3,8 @@
 /// (LR from the schedule, forward, loss, backward, optional clipping, SGD), then validation at
 /// the configured interval; logs and the metric log at clear points. With several ranks the
 /// GradientReducer averages gradients during backward, and validation counts are summed.
+/// train.precision runs the forward pass under autocast (fp16 with loss scaling: a step whose
+/// gradients overflowed is skipped); train.channels_last stores the model NHWC.
 
 #include <torch/torch.h>
 
@@ -16,6 +18,7 @@
 #include "train/Evaluator.h"
 #include "train/LrSchedule.h"
 #include "train/MetricLog.h"
+#include "train/MixedPrecision.h"
 
 namespace tsn {
 
@@ -49,6 +52,7 @@ class Trainer {
   std::unique_ptr<GradientReducer> reducer_;  ///< only with more than one rank
   double lrScale_ = 1;
   LrSchedule schedule_;
+  LossScaler scaler_;
   MetricLog metricLog_;
   int64_t step_ = 0;
 };

@@ -91,6 +91,17 @@ TEST_F(TsnDistCli, MalformedListLineIsRefused) {
   expectRefused(r, workDir(), list.string() + ":2: expected 'path label'");
 }
 
+// This machine has no GPU (and the default build no CUDA): the NCCL backend is refused up front.
+TEST_F(TsnDistCli, NcclBackendWithoutAGpuIsRefused) {
+  const auto r = runWith(config(), "--set dist.backend=nccl");
+  expectRefused(r, workDir(), "dist.backend: nccl needs a");
+}
+
+TEST_F(TsnDistCli, Fp16WithoutAGpuIsRefused) {
+  const auto r = runWith(config(), "--set train.precision=fp16");
+  expectRefused(r, workDir(), "train.precision: fp16 needs a GPU");
+}
+
 TEST_F(TsnDistCli, UnreadablePretrainedWeightsAreRefused) {
   const auto bogus = dir_->path() / "weights.pt";
   testing::writeFile(bogus, "not weights");

@@ -12,10 +12,15 @@
 namespace tsn {
 namespace {
 
-TEST(Training, ShortRunOnSyntheticVideosLearnsFarAboveChance) {
-  testing::TempDir dir("training_run");
+/// The same short run in fp32 and in bf16 autocast with channels-last weights.
+class Training : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Training, ShortRunOnSyntheticVideosLearnsFarAboveChance) {
+  testing::TempDir dir("training_run_" + GetParam());
   const auto data = testing::syntheticDataset(dir.path() / "data", 4, 16, 30, 10);
-  const Config c = parseConfig(fmt::format(R"(
+  const Config c = parseConfig(
+      fmt::format(
+          R"(
 [model]
 backbone = "resnet18"
 width = 8
@@ -37,11 +42,13 @@ warmup_epochs = 1
 log_interval = 3
 val_interval = 4
 work_dir = "{1}"
+{2}
 [eval]
 batch_size = 16
 )",
-                                           data.string(), (dir.path() / "work").string()),
-                               "training_test.toml");
+          data.string(), (dir.path() / "work").string(),
+          GetParam() == "bf16_channels_last" ? "precision = \"bf16\"\nchannels_last = true" : ""),
+      "training_test.toml");
   std::filesystem::create_directories(c.train.workDir);
   torch::manual_seed(0);
   Tsn model(c.model);
@@ -81,6 +88,8 @@ batch_size = 16
   EXPECT_EQ(valRecords, 3);
   EXPECT_LT(lastLoss, firstLoss);
 }
+
+INSTANTIATE_TEST_SUITE_P(Precisions, Training, ::testing::Values("fp32", "bf16_channels_last"));
 
 }  // namespace
 }  // namespace tsn
