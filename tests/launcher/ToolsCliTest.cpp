@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <fstream>
 
 #include "support/TestSupport.h"
@@ -78,6 +79,34 @@ TEST_F(ToolsCli, BenchDecodePrintsBothReadersAsJson) {
                    10.0);
   EXPECT_LT(j["sparse"]["frames_decoded_per_sampled_frame"].get<double>(), 10.0);
   EXPECT_GT(j["speedup_clips_per_s"].get<double>(), 0);
+}
+
+// The C++ trainer and the PyTorch script read one config and time the same model and batch.
+TEST_F(ToolsCli, BenchTrainAndItsPyTorchTwinReportTheSameSetup) {
+  const std::string config = std::string(TSN_SOURCE_DIR) + "/configs/tsn_r50_k400_seg3.toml";
+  const std::string args =
+      " --config " + config +
+      " --set model.backbone=resnet18 --set model.num_classes=5 --set train.batch_size=2"
+      " --set data.target_size=32 --set train.precision=bf16 --set train.channels_last=true"
+      " --iters 2 --warmup 1";
+  const auto ours = testing::run(testing::binary("tsn_bench") + " train" + args);
+  const auto theirs = testing::run("/usr/bin/python3 " + std::string(TSN_SOURCE_DIR) +
+                                   "/tools/bench_pytorch_tsn.py" + args);
+  ASSERT_EQ(ours.exitCode, 0) << ours.output;
+  ASSERT_EQ(theirs.exitCode, 0) << theirs.output;
+  const auto a = nlohmann::json::parse(ours.output.substr(ours.output.find('{')));
+  const auto b = nlohmann::json::parse(theirs.output.substr(theirs.output.find('{')));
+  for (const char* key : {"backbone", "seg_num", "batch", "size", "precision", "channels_last"}) {
+    EXPECT_EQ(a[key], b[key]) << key;
+  }
+  EXPECT_EQ(a["precision"], "bf16");
+  EXPECT_GT(a["clips_per_s"].get<double>(), 0);
+  EXPECT_GT(b["clips_per_s"].get<double>(), 0);
+  // Both trained: a finite loss, below the ln 5 of chance after a few steps on one batch.
+  for (const auto* j : {&a, &b}) {
+    const double loss = (*j)["last_loss"].get<double>();
+    EXPECT_TRUE(std::isfinite(loss) && loss < std::log(5.0)) << j->dump();
+  }
 }
 
 TEST_F(ToolsCli, KineticsCsvBecomesAFileList) {

@@ -1,7 +1,12 @@
 // tsn_bench decode: clips/s and decode work of the sparse reader against a reader that decodes
-// and converts every frame and then picks (what the reference reader does). JSON on stdout.
+// and converts every frame and then picks (what the reference reader does).
+// tsn_bench allreduce: the bucketed gradient reducer against one contiguous all-reduce.
+// tsn_bench train: training steps per second of one rank on in-memory clips (model, precision,
+// layout as a config says), to compare with tools/bench_pytorch_tsn.py on the same device.
+// JSON on stdout.
 #include <sys/resource.h>
 
+#include <torch/version.h>
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
@@ -15,12 +20,14 @@
 
 #include "common/Main.h"
 #include "common/Stopwatch.h"
+#include "config/Config.h"
 #include "data/FileList.h"
 #include "data/Sampling.h"
 #include "dist/GradientReducer.h"
 #include "dist/MpiCommunicator.h"
 #include "dist/MpiWorld.h"
 #include "model/Tsn.h"
+#include "train/MixedPrecision.h"
 #include "video/VideoReader.h"
 
 namespace {
@@ -233,6 +240,70 @@ int runAllReduce(const AllReduceOptions& o, int* argc, char*** argv) {
   return tsn::kExitOk;
 }
 
+struct TrainBenchOptions {
+  std::string config;
+  std::vector<std::string> overrides;
+  int iters = 20;
+  int warmup = 5;
+};
+
+/// Steps of forward, fp32 loss, backward and SGD on one batch held on the device: the model's
+/// own speed, without the input pipeline.
+int runTrainBench(const TrainBenchOptions& o) {
+  const tsn::Config c = tsn::loadConfig(o.config, o.overrides);
+  const torch::Device device = torch::cuda::is_available() ? torch::kCUDA : torch::kCPU;
+  tsn::checkPrecision(c.train.precision, device);
+  at::globalContext().setBenchmarkCuDNN(c.train.cudnnBenchmark);
+  torch::manual_seed(0);
+  tsn::Tsn model(c.model);
+  model->to(device);
+  if (c.train.channelsLast) model->useChannelsLast();
+  model->train();
+  torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(c.train.lr)
+                                                 .momentum(c.train.momentum)
+                                                 .weight_decay(c.train.weightDecay));
+  const int64_t frames = c.model.segNum * c.model.seglen;
+  const auto clips =
+      torch::randn({c.train.batchSize, frames, 3, c.data.targetSize, c.data.targetSize},
+                   torch::TensorOptions().device(device));
+  const auto labels = torch::randint(c.model.numClasses, {c.train.batchSize},
+                                     torch::TensorOptions().device(device).dtype(torch::kInt64));
+  double lastLoss = 0;
+  const auto step = [&] {
+    torch::Tensor scores;
+    {
+      tsn::AutocastScope autocast(device, c.train.precision);
+      scores = model->forward(clips);
+    }
+    const auto loss = torch::cross_entropy_loss(scores.to(torch::kFloat32), labels);
+    sgd.zero_grad();
+    loss.backward();
+    sgd.step();
+    return loss;
+  };
+  for (int i = 0; i < o.warmup; ++i) lastLoss = step().item<double>();
+  tsn::Stopwatch clock;
+  torch::Tensor loss;
+  for (int i = 0; i < o.iters; ++i) loss = step();
+  lastLoss = loss.item<double>();  // waits for the device
+  const double seconds = clock.seconds();
+  const nlohmann::json report = {{"benchmark", "train"},
+                                 {"implementation", "tsn-dist (LibTorch " TORCH_VERSION ")"},
+                                 {"device", device.str()},
+                                 {"backbone", c.model.backbone},
+                                 {"seg_num", c.model.segNum},
+                                 {"batch", c.train.batchSize},
+                                 {"size", c.data.targetSize},
+                                 {"precision", tsn::toString(c.train.precision)},
+                                 {"channels_last", c.train.channelsLast},
+                                 {"iters", o.iters},
+                                 {"seconds_per_step", seconds / o.iters},
+                                 {"clips_per_s", c.train.batchSize * o.iters / seconds},
+                                 {"last_loss", lastLoss}};
+  std::cout << report.dump(2) << std::endl;
+  return tsn::kExitOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -262,8 +333,18 @@ int main(int argc, char** argv) {
   allreduce->add_option("--batch", ar.batch, "clips per rank in the overlap step")
       ->capture_default_str();
   allreduce->add_option("--size", ar.size, "frame size in the overlap step")->capture_default_str();
+  TrainBenchOptions tb;
+  auto* train = app.add_subcommand(
+      "train",
+      "training steps/s of one rank on in-memory clips (model and precision from a config)");
+  train->add_option("--config", tb.config, "TOML config (model, data.target_size, train.*)")
+      ->required();
+  train->add_option("--set", tb.overrides, "override a key: section.key=value (repeatable)");
+  train->add_option("--iters", tb.iters, "timed steps")->capture_default_str();
+  train->add_option("--warmup", tb.warmup, "untimed steps first")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
+  if (train->parsed()) return tsn::runMain("tsn_bench", [&] { return runTrainBench(tb); });
   if (allreduce->parsed()) {
     return tsn::runMain("tsn_bench", [&] { return runAllReduce(ar, &argc, &argv); });
   }
