@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 #include "common/Error.h"
 #include "common/Logging.h"
@@ -18,6 +19,7 @@
 #include "dist/MpiWorld.h"
 #include "model/Tsn.h"
 #include "model/Weights.h"
+#include "train/Checkpoint.h"
 #include "train/MixedPrecision.h"
 #include "train/Trainer.h"
 
@@ -57,6 +59,14 @@ int main(int argc, char** argv) {
                "one process, decoding in the training thread, deterministic algorithms, a NaN/Inf "
                "check and a log line per step");
   app.add_option("--max-steps", maxSteps, "stop after this many steps (with --debug)");
+  std::string resume, finetune;
+  app.add_option("--resume", resume,
+                 "continue a run: 'auto' (the newest valid checkpoint in train.work_dir, or a "
+                 "fresh start if there is none) or a checkpoint file");
+  app.add_option("--finetune", finetune,
+                 "start from a checkpoint's weights without its classifier (new classes), with a "
+                 "fresh optimizer and schedule")
+      ->excludes("--resume");
   CLI11_PARSE(app, argc, argv);
 
   std::unique_ptr<tsn::MpiWorld> world;
@@ -80,6 +90,24 @@ int main(int argc, char** argv) {
     const tsn::StateDict pretrained = config.model.pretrained.empty()
                                           ? tsn::StateDict{}
                                           : tsn::readStateDict(config.model.pretrained);
+    const tsn::StateDict finetuneFrom =
+        finetune.empty() ? tsn::StateDict{} : tsn::readStateDict(finetune);
+    // The checkpoint to continue from, read and checked before any work.
+    std::optional<std::pair<std::string, tsn::Checkpoint>> resumeFrom;
+    std::vector<std::string> unreadable;
+    try {
+      if (resume == "auto") {
+        if (auto found = tsn::CheckpointStore(config.train.workDir, config.checkpoint.keepLast)
+                             .newestValid(&unreadable)) {
+          resumeFrom.emplace(found->first.string(), std::move(found->second));
+        }
+      } else if (!resume.empty()) {
+        resumeFrom.emplace(resume, tsn::readCheckpoint(resume));
+      }
+      if (resumeFrom) tsn::checkCheckpointFits(resumeFrom->second, config.model, resumeFrom->first);
+    } catch (const tsn::CheckpointError& e) {
+      throw tsn::ConfigError(fmt::format("--resume {}: {}", resume, e.what()));
+    }
     if (!debug && tsn::launchedByMpi()) world = std::make_unique<tsn::MpiWorld>(&argc, &argv);
     auto comm = tsn::makeCommunicator(config.dist, world.get());
     auto trainLoader =
@@ -102,6 +130,10 @@ int main(int argc, char** argv) {
                 comm->backendName());
     }
 
+    for (const auto& why : unreadable) log->warn("--resume auto: skipping {}", why);
+    if (resume == "auto" && !resumeFrom) {
+      log->info("--resume auto: no checkpoint in {}; starting from scratch", config.train.workDir);
+    }
     torch::manual_seed(static_cast<uint64_t>(config.train.seed));
     const torch::Device device = pickDevice(*comm);
     if (!debug) at::globalContext().setBenchmarkCuDNN(config.train.cudnnBenchmark);
@@ -110,6 +142,11 @@ int main(int argc, char** argv) {
       const auto report = tsn::loadWeights(model, pretrained, config.model.pretrained);
       log->info("loaded {} tensors from {}; left at initial values: {}", report.loaded,
                 config.model.pretrained, fmt::join(report.skipped, ", "));
+    }
+    if (!finetune.empty()) {
+      const auto report = tsn::loadWeights(model, finetuneFrom, finetune, /*dropHead=*/true);
+      log->info("--finetune: loaded {} tensors from {}; new classifier: {}", report.loaded,
+                finetune, fmt::join(report.skipped, ", "));
     }
     // Every rank must run the same job from the same weights before step 1.
     tsn::checkFingerprint(
@@ -121,6 +158,7 @@ int main(int argc, char** argv) {
     model->to(device);
 
     tsn::Trainer trainer(config, model, *trainLoader, *valLoader, *comm, device);
+    if (resumeFrom) trainer.restore(resumeFrom->second, resumeFrom->first);
     const auto result = trainer.run();
     const auto& v = result.lastValidation;
     log->info("done: {} steps; final validation top1 {:.4f} top5 {:.4f} on {} clips", result.steps,

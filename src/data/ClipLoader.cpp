@@ -91,7 +91,7 @@ void ClipLoader::stopWorkers() {
   workers_.clear();
 }
 
-void ClipLoader::startEpoch(int64_t epoch) {
+void ClipLoader::startEpoch(int64_t epoch, int64_t firstBatch) {
   stopWorkers();
   epoch_ = epoch;
   order_ = shardIndices(dataset_->size(), options_.rank, options_.worldSize, options_.seed, epoch,
@@ -99,8 +99,8 @@ void ClipLoader::startEpoch(int64_t epoch) {
   {
     std::lock_guard lock(mutex_);
     ready_.clear();
-    nextToClaim_ = 0;
-    nextToHand_ = 0;
+    nextToClaim_ = std::clamp<int64_t>(firstBatch, 0, batchesPerEpoch());
+    nextToHand_ = nextToClaim_;
     stopping_ = false;
     error_ = nullptr;
     stats_ = LoaderStats{};
@@ -142,6 +142,7 @@ std::optional<Clip> ClipLoader::loadWithRetries(int64_t position, int64_t sample
   }
   std::lock_guard lock(mutex_);
   ++stats_.dropped;
+  stats_.droppedSamples.emplace_back(sampleIndex, lastError);
   return std::nullopt;
 }
 

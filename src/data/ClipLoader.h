@@ -50,6 +50,8 @@ struct LoaderStats {
   int64_t failed = 0;   ///< samples that failed to load (each attempt)
   int64_t dropped = 0;  ///< evaluation samples left out after failing
   std::map<std::string, int64_t> failuresByReason;
+  /// Evaluation samples left out: dataset index and the error.
+  std::vector<std::pair<int64_t, std::string>> droppedSamples;
   double dataWaitS = 0;          ///< time next() spent waiting for a batch
   int64_t peakReadyBatches = 0;  ///< most finished batches held at once (the memory bound)
 };
@@ -68,8 +70,10 @@ class ClipLoader {
   ClipLoader(const ClipLoader&) = delete;
   ClipLoader& operator=(const ClipLoader&) = delete;
 
-  /// Starts (or restarts) producing the batches of `epoch`.
-  void startEpoch(int64_t epoch);
+  /// Starts (or restarts) producing the batches of `epoch`, from batch `firstBatch` on (a
+  /// resumed run skips the batches it already trained on, without reading them). Batch k of an
+  /// epoch is the same whichever batch the epoch started from.
+  void startEpoch(int64_t epoch, int64_t firstBatch = 0);
 
   /// The next batch of the epoch, or nullopt at its end. Rethrows a worker's exception.
   std::optional<Batch> next();

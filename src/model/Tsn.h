@@ -16,6 +16,7 @@ class TsnHeadImpl : public torch::nn::Module {
   TsnHeadImpl(int64_t inFeatures, int64_t numClasses, double dropout);
   /// features [N * T, C] -> class scores [N, K] averaged over the T frames of each clip.
   torch::Tensor forward(torch::Tensor features, int64_t framesPerClip);
+  int64_t numClasses() const { return fc->options.out_features(); }
 
  private:
   torch::nn::Dropout dropout{nullptr};

@@ -48,7 +48,8 @@ StateDict readStateDict(const std::string& path) {
   return tensorsOf(dict, path);
 }
 
-LoadReport loadWeights(Tsn& model, const StateDict& weights, const std::string& source) {
+LoadReport loadWeights(Tsn& model, const StateDict& weights, const std::string& source,
+                       bool dropHead) {
   // Our names for every tensor in the file.
   LoadReport report;
   StateDict remaining;
@@ -64,7 +65,7 @@ LoadReport loadWeights(Tsn& model, const StateDict& weights, const std::string& 
   const auto assign = [&](const std::string& name, torch::Tensor& target) {
     const auto it = remaining.find(name);
     const bool isHead = name.rfind("head.", 0) == 0;
-    if (it == remaining.end() || (isHead && it->second.sizes() != target.sizes())) {
+    if (it == remaining.end() || (isHead && (dropHead || it->second.sizes() != target.sizes()))) {
       if (!isHead)
         throw ConfigError(fmt::format("{}: no tensor for {} (another backbone?)", source, name));
       report.skipped.push_back(name);

@@ -28,7 +28,9 @@ struct LoadReport {
 /// names (conv1.weight, layer1.0.bn1.running_mean, ..., fc.*), which map under backbone.;
 /// torchvision's fc (ImageNet's classes) and a classifier of another shape are skipped and
 /// reported. Every backbone tensor must be present with its shape and no unknown tensor may be
-/// left over; otherwise ConfigError naming `source` and the key.
-LoadReport loadWeights(Tsn& model, const StateDict& weights, const std::string& source);
+/// left over; otherwise ConfigError naming `source` and the key. `dropHead` leaves the classifier
+/// at its initial values whatever its shape (fine-tuning on other classes).
+LoadReport loadWeights(Tsn& model, const StateDict& weights, const std::string& source,
+                       bool dropHead = false);
 
 }  // namespace tsn

@@ -33,19 +33,128 @@ Trainer::Trainer(const Config& config, Tsn model, ClipLoader& trainLoader, ClipL
       scaler_(config.train.precision == Precision::Fp16),
       metricLog_(comm.rank() == 0
                      ? (std::filesystem::path(config.train.workDir) / "metrics.jsonl").string()
-                     : "") {
+                     : ""),
+      store_(config.train.workDir, config.checkpoint.keepLast) {
   checkPrecision(config.train.precision, device);
   if (config.train.channelsLast) model_->useChannelsLast();
-  for (const auto& p : model_->parameters()) {
-    if (p.requires_grad()) trainable_.push_back(p);
+  std::vector<std::pair<std::string, torch::Tensor>> named;
+  for (const auto& p : model_->named_parameters()) {
+    if (!p.value().requires_grad()) continue;
+    trainable_.push_back(p.value());
+    named.emplace_back(p.key(), p.value());
   }
   if (comm.size() > 1) {
     reducer_ = std::make_unique<GradientReducer>(trainable_, comm, config.dist.bucketMb);
   }
   optimizer_ =
-      std::make_unique<torch::optim::SGD>(trainable_, torch::optim::SGDOptions(config.train.lr)
-                                                          .momentum(config.train.momentum)
-                                                          .weight_decay(config.train.weightDecay));
+      std::make_unique<Sgd>(std::move(named), config.train.momentum, config.train.weightDecay);
+}
+
+void Trainer::restore(const Checkpoint& ckpt, const std::string& source) {
+  auto log = logging::get("train");
+  checkCheckpointFits(ckpt, config_.model, source);
+  const auto report = loadWeights(model_, ckpt.model, source);
+  TSN_CHECK(report.skipped.empty(), "{}: classifier not restored", source);
+  optimizer_->setMomentum(ckpt.momentum, source);
+  scaler_.restore(ckpt.lossScale, ckpt.lossScaleGoodSteps);
+  step_ = ckpt.step;
+  lastSavedStep_ = ckpt.step;
+  startEpoch_ = ckpt.epoch;
+  startBatch_ = ckpt.iter;
+  bestTop1_ = ckpt.metrics.value("best_top1", -1.0);
+  bestEpoch_ = ckpt.metrics.value("best_epoch", int64_t{0});
+  if (ckpt.configHash != fmt::format("{:016x}", configHash(config_))) {
+    log->warn("{}: written with another config (see its 'config' entry); continuing with this one",
+              source);
+  }
+  if (ckpt.worldSize == comm_.size() && ckpt.rngCpu.dim() == 2 &&
+      ckpt.rngCpu.size(0) == comm_.size()) {
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(ckpt.rngCpu[comm_.rank()].clone());
+  } else {
+    // Another world: keep the position in samples; fresh random streams per rank.
+    const int64_t samplesDone = ckpt.iter * config_.train.batchSize * ckpt.worldSize;
+    const int64_t perStep = config_.train.batchSize * comm_.size();
+    startBatch_ = (samplesDone + perStep - 1) / perStep;
+    torch::manual_seed(static_cast<uint64_t>(config_.train.seed) * 7919 + comm_.rank() +
+                       static_cast<uint64_t>(ckpt.step));
+    log->warn(
+        "{}: written by {} ranks, resumed on {}: continuing at batch {} of epoch {}; LR x{:.4g} "
+        "(was x{:.4g}); random streams reseeded, so the run is not bitwise the one it continues",
+        source, ckpt.worldSize, comm_.size(), startBatch_, startEpoch_ + 1, lrScale_, ckpt.lrScale);
+  }
+  log->info("resumed from {}: epoch {} batch {}, step {}", source, startEpoch_ + 1, startBatch_,
+            step_);
+}
+
+Checkpoint Trainer::snapshot(int64_t epoch, int64_t iter) {
+  Checkpoint c;
+  auto gen = at::detail::getDefaultCPUGenerator();
+  torch::Tensor state;
+  {
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    state = gen.get_state();
+  }
+  c.rngCpu = comm_.allGather(state);
+  for (const auto& p : model_->named_parameters()) c.model.emplace(p.key(), p.value());
+  for (const auto& b : model_->named_buffers()) c.model.emplace(b.key(), b.value());
+  c.momentum = optimizer_->momentum();
+  c.epoch = epoch;
+  c.iter = iter;
+  c.step = step_;
+  c.baseLr = config_.train.lr;
+  c.lrScale = lrScale_;
+  c.lossScale = scaler_.scale();
+  c.lossScaleGoodSteps = scaler_.goodSteps();
+  c.config = toToml(config_);
+  c.configHash = fmt::format("{:016x}", configHash(config_));
+  c.trainListHash = fmt::format("{:016x}", fileListHash(trainLoader_.dataset().samples()));
+  c.valListHash = fmt::format("{:016x}", fileListHash(valLoader_.dataset().samples()));
+  c.worldSize = comm_.size();
+  c.backbone = config_.model.backbone;
+  c.numClasses = config_.model.numClasses;
+  c.metrics = {{"best_top1", bestTop1_}, {"best_epoch", bestEpoch_}};
+  if (lastVal_) {
+    c.metrics["last_val"] = {{"top1", lastVal_->top1},
+                             {"top5", lastVal_->top5},
+                             {"loss", lastVal_->loss},
+                             {"mean_class_accuracy", lastVal_->meanClassAccuracy},
+                             {"videos", lastVal_->clips}};
+  }
+  return c;
+}
+
+void Trainer::saveCheckpoint(int64_t epoch, int64_t iter) {
+  if (step_ == lastSavedStep_) return;
+  Stopwatch time;
+  const Checkpoint c = snapshot(epoch, iter);  // collective
+  if (comm_.rank() == 0) {
+    lastCheckpoint_ = store_.commit(c, pendingBest_);
+    logging::get("train")->info("checkpoint {}{} ({:.1f}s)", lastCheckpoint_.string(),
+                                pendingBest_ ? " (best so far: also best.pt)" : "", time.seconds());
+    metricLog_.write({{"mode", "checkpoint"},
+                      {"epoch", epoch},
+                      {"iter", iter},
+                      {"step", step_},
+                      {"file", lastCheckpoint_.string()},
+                      {"best", pendingBest_}});
+  }
+  pendingBest_ = false;
+  lastSavedStep_ = step_;
+}
+
+bool Trainer::checkpointDue(int64_t epoch) const {
+  const int64_t interval = config_.checkpoint.intervalEpochs;
+  return epoch + 1 == config_.train.epochs || (interval > 0 && (epoch + 1) % interval == 0);
+}
+
+bool Trainer::stopRequested() {
+  if (stopFlag_ == nullptr) return false;
+  // Every rank must stop at the same step: the flag is agreed on (max over ranks).
+  auto flag = torch::tensor({static_cast<int32_t>(stopFlag_->load() != 0)}, torch::kInt32);
+  comm_.allReduce(flag, ReduceOp::Max);
+  return flag.item<int32_t>() != 0;
 }
 
 bool Trainer::validationDue(int64_t epoch) const {
@@ -67,14 +176,23 @@ TrainResult Trainer::run() {
                              reducer_->bucketCount(), comm_.backendName())
                : std::string("one rank"));
   TrainResult result;
-  for (int64_t epoch = 0; epoch < t.epochs; ++epoch) {
-    if (!trainEpoch(epoch)) {
+  for (int64_t epoch = startEpoch_; epoch < t.epochs; ++epoch) {
+    const EpochEnd end = trainEpoch(epoch, epoch == startEpoch_ ? startBatch_ : 0);
+    if (end == EpochEnd::MaxSteps) {
       log->info("stopped after train.max_steps={} steps", t.maxSteps);
       break;
     }
+    if (end == EpochEnd::StopRequested) {
+      log->warn("stop requested: checkpoint written at step {}", step_);
+      result.stopRequested = true;
+      break;
+    }
     if (validationDue(epoch)) result.lastValidation = validate(epoch);
+    if (checkpointDue(epoch)) saveCheckpoint(epoch + 1, 0);
   }
+  if (lastVal_) result.lastValidation = *lastVal_;
   result.steps = step_;
+  result.lastCheckpoint = lastCheckpoint_;
   return result;
 }
 
@@ -96,25 +214,29 @@ void Trainer::checkFinite(const torch::Tensor& loss) const {
   }
 }
 
-bool Trainer::trainEpoch(int64_t epoch) {
+Trainer::EpochEnd Trainer::trainEpoch(int64_t epoch, int64_t firstBatch) {
   auto log = logging::get("train");
   model_->train();
-  trainLoader_.startEpoch(epoch);
+  trainLoader_.startEpoch(epoch, firstBatch);
   AccuracyMeter window;
   Stopwatch windowTime;
   double windowWait = 0;
   const int64_t steps = trainLoader_.batchesPerEpoch();
-  for (int64_t i = 0; i < steps; ++i) {
-    if (config_.train.maxSteps > 0 && step_ >= config_.train.maxSteps) return false;
+  for (int64_t i = firstBatch; i < steps; ++i) {
+    if (stopRequested()) {
+      saveCheckpoint(epoch, i);
+      return EpochEnd::StopRequested;
+    }
+    if (config_.train.maxSteps > 0 && step_ >= config_.train.maxSteps) {
+      saveCheckpoint(epoch, i);
+      return EpochEnd::MaxSteps;
+    }
     Stopwatch wait;
     auto batch = trainLoader_.next();
     windowWait += wait.seconds();
     if (!batch) break;
 
     const double lr = schedule_.at(step_);
-    for (auto& group : optimizer_->param_groups()) {
-      static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
-    }
     // Pinned host batches (data.pin_memory) copy without blocking this thread.
     const bool nonBlocking = device_.is_cuda();
     const auto labels = batch->labels.to(device_, nonBlocking);
@@ -125,7 +247,7 @@ bool Trainer::trainEpoch(int64_t epoch) {
     }
     scores = scores.to(torch::kFloat32);  // the loss in fp32, on CPU and GPU alike
     loss = torch::cross_entropy_loss(scores, labels);
-    optimizer_->zero_grad();
+    optimizer_->zeroGrad();
     scaler_.scaleLoss(loss).backward();
     if (reducer_) reducer_->finish();
     if (scaler_.unscaleAndUpdate(trainable_)) {
@@ -133,7 +255,7 @@ bool Trainer::trainEpoch(int64_t epoch) {
       if (config_.train.clipGradNorm > 0) {
         torch::nn::utils::clip_grad_norm_(trainable_, config_.train.clipGradNorm);
       }
-      optimizer_->step();
+      optimizer_->step(lr);
     } else {
       log->warn("step {}: fp16 gradients overflowed; step skipped, loss scale now {}", step_ + 1,
                 scaler_.scale());
@@ -163,6 +285,8 @@ bool Trainer::trainEpoch(int64_t epoch) {
       windowTime.reset();
       windowWait = 0;
     }
+    const int64_t every = config_.checkpoint.intervalIters;
+    if (every > 0 && step_ % every == 0 && i + 1 < steps) saveCheckpoint(epoch, i + 1);
   }
   trainLoader_.finishEpoch();
   const LoaderStats stats = trainLoader_.stats();
@@ -180,24 +304,31 @@ bool Trainer::trainEpoch(int64_t epoch) {
                     {"failed", failed},
                     {"failures_rank0", stats.failuresByReason},
                     {"data_wait_s_rank0", stats.dataWaitS}});
-  return true;
+  return EpochEnd::Finished;
 }
 
 EvalResult Trainer::validate(int64_t epoch) {
   Stopwatch time;
   const EvalResult r = evaluate(model_, valLoader_, device_, comm_, epoch, config_.train.precision);
   logging::get("train")->info(
-      "validation after epoch {}: top1 {:.4f} top5 {:.4f} loss {:.4f} "
-      "({} clips, {} unreadable, {:.1f}s)",
-      epoch + 1, r.top1, r.top5, r.loss, r.clips, r.dropped, time.seconds());
+      "validation after epoch {}: top1 {:.4f} top5 {:.4f} mean class accuracy {:.4f} loss {:.4f} "
+      "({} videos, {} unreadable, {:.1f}s)",
+      epoch + 1, r.top1, r.top5, r.meanClassAccuracy, r.loss, r.clips, r.dropped, time.seconds());
   metricLog_.write({{"mode", "val"},
                     {"epoch", epoch + 1},
                     {"step", step_},
                     {"top1", r.top1},
                     {"top5", r.top5},
+                    {"mean_class_accuracy", r.meanClassAccuracy},
                     {"loss", r.loss},
                     {"clips", r.clips},
                     {"dropped", r.dropped}});
+  lastVal_ = r;
+  if (r.top1 > bestTop1_) {
+    bestTop1_ = r.top1;
+    bestEpoch_ = epoch + 1;
+    pendingBest_ = true;
+  }
   return r;
 }
 

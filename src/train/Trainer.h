@@ -1,30 +1,40 @@
 #pragma once
 /// @file The training loop. Trainer::run() reads top to bottom: for each epoch, train steps
 /// (LR from the schedule, forward, loss, backward, optional clipping, SGD), then validation at
-/// the configured interval; logs and the metric log at clear points. With several ranks the
-/// GradientReducer averages gradients during backward, and validation counts are summed.
+/// the configured interval, then a checkpoint at the configured interval; logs and the metric
+/// log at clear points. With several ranks the GradientReducer averages gradients during
+/// backward, validation is sharded and summed, and rank 0 writes the checkpoints.
 /// train.precision runs the forward pass under autocast (fp16 with loss scaling: a step whose
 /// gradients overflowed is skipped); train.channels_last stores the model NHWC.
+///
+/// Resuming (restore()) continues exactly: the same batches in the same order from the same
+/// step, LR, momentum, loss scale and random state as the run that wrote the checkpoint.
 
 #include <torch/torch.h>
 
+#include <atomic>
 #include <memory>
+#include <optional>
 
 #include "config/Config.h"
 #include "data/ClipLoader.h"
 #include "dist/Communicator.h"
 #include "dist/GradientReducer.h"
 #include "model/Tsn.h"
+#include "train/Checkpoint.h"
 #include "train/Evaluator.h"
 #include "train/LrSchedule.h"
 #include "train/MetricLog.h"
 #include "train/MixedPrecision.h"
+#include "train/Sgd.h"
 
 namespace tsn {
 
 struct TrainResult {
   EvalResult lastValidation;
   int64_t steps = 0;
+  bool stopRequested = false;  ///< ended early by a stop request (a signal), checkpoint written
+  std::filesystem::path lastCheckpoint;
 };
 
 class Trainer {
@@ -32,14 +42,30 @@ class Trainer {
   Trainer(const Config& config, Tsn model, ClipLoader& trainLoader, ClipLoader& valLoader,
           Communicator& comm, torch::Device device);
 
+  /// Continues from `ckpt` (read by every rank). Another world size is allowed with a warning:
+  /// the position in the epoch is carried over in samples, the LR follows the new global batch
+  /// when linear scaling is on, and random states are reseeded. Throws Error for a checkpoint
+  /// of another model (naming the backbone or class count).
+  void restore(const Checkpoint& ckpt, const std::string& source);
+
+  /// When `*flag` becomes non-zero on any rank, all ranks agree at the next step, a checkpoint
+  /// is written and run() returns with stopRequested.
+  void setStopFlag(const std::atomic<int>* flag) { stopFlag_ = flag; }
+
   TrainResult run();
 
+  /// The checkpoint of the current state (all ranks must call: gathers random states).
+  Checkpoint snapshot(int64_t epoch, int64_t iter);
+
  private:
-  /// False once train.max_steps is reached.
-  bool trainEpoch(int64_t epoch);
+  enum class EpochEnd { Finished, MaxSteps, StopRequested };
+  EpochEnd trainEpoch(int64_t epoch, int64_t firstBatch);
   void checkFinite(const torch::Tensor& loss) const;
   EvalResult validate(int64_t epoch);
   bool validationDue(int64_t epoch) const;
+  bool checkpointDue(int64_t epoch) const;
+  bool stopRequested();
+  void saveCheckpoint(int64_t epoch, int64_t iter);
 
   const Config& config_;
   Tsn model_;
@@ -48,13 +74,23 @@ class Trainer {
   Communicator& comm_;
   torch::Device device_;
   std::vector<torch::Tensor> trainable_;
-  std::unique_ptr<torch::optim::SGD> optimizer_;
+  std::unique_ptr<Sgd> optimizer_;
   std::unique_ptr<GradientReducer> reducer_;  ///< only with more than one rank
   double lrScale_ = 1;
   LrSchedule schedule_;
   LossScaler scaler_;
   MetricLog metricLog_;
+  CheckpointStore store_;
+  const std::atomic<int>* stopFlag_ = nullptr;
   int64_t step_ = 0;
+  int64_t startEpoch_ = 0;
+  int64_t startBatch_ = 0;
+  int64_t lastSavedStep_ = -1;
+  double bestTop1_ = -1;
+  int64_t bestEpoch_ = 0;
+  bool pendingBest_ = false;
+  std::optional<EvalResult> lastVal_;
+  std::filesystem::path lastCheckpoint_;
 };
 
 }  // namespace tsn

@@ -1,0 +1,279 @@
+#include "train/Checkpoint.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <regex>
+
+#include "common/Error.h"
+
+namespace tsn {
+namespace {
+
+constexpr const char* kFormat = "tsn-dist checkpoint";
+constexpr int64_t kVersion = 1;
+
+std::string& crashPoint() {
+  static std::string point;
+  return point;
+}
+
+void maybeCrash(const char* point) {
+  if (crashPoint() == point) _exit(77);
+}
+
+c10::Dict<std::string, torch::Tensor> toDict(const StateDict& tensors) {
+  c10::Dict<std::string, torch::Tensor> d;
+  // Contiguous copies: channels-last weights are saved in the usual layout.
+  for (const auto& [name, t] : tensors) d.insert(name, t.detach().cpu().contiguous());
+  return d;
+}
+
+void syncPath(const std::filesystem::path& path, int flags) {
+  const int fd = ::open(path.c_str(), flags);
+  if (fd < 0) throw Error(fmt::format("{}: cannot open to sync", path.string()));
+  const int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) throw Error(fmt::format("{}: fsync failed", path.string()));
+}
+
+class Reader {
+ public:
+  Reader(c10::impl::GenericDict dict, std::string file)
+      : d_(std::move(dict)), file_(std::move(file)) {}
+
+  c10::IValue at(const std::string& key) const {
+    if (!d_.contains(key)) fail(fmt::format("has no '{}'", key));
+    return d_.at(key);
+  }
+  int64_t integer(const std::string& key) const {
+    const auto v = at(key);
+    if (!v.isInt()) fail(fmt::format("'{}' is not an integer", key));
+    return v.toInt();
+  }
+  double real(const c10::impl::GenericDict& d, const std::string& key) const {
+    if (!d.contains(key) || !d.at(key).isDouble()) fail(fmt::format("has no number '{}'", key));
+    return d.at(key).toDouble();
+  }
+  std::string text(const std::string& key) const {
+    const auto v = at(key);
+    if (!v.isString()) fail(fmt::format("'{}' is not a string", key));
+    return v.toStringRef();
+  }
+  c10::impl::GenericDict dict(const std::string& key) const {
+    const auto v = at(key);
+    if (!v.isGenericDict()) fail(fmt::format("'{}' is not a dict", key));
+    return v.toGenericDict();
+  }
+  StateDict tensors(const c10::impl::GenericDict& d, const std::string& what) const {
+    StateDict out;
+    for (const auto& e : d) {
+      if (!e.key().isString() || !e.value().isTensor()) {
+        fail(fmt::format("'{}' is not a dict of name -> tensor", what));
+      }
+      out.emplace(e.key().toStringRef(), e.value().toTensor());
+    }
+    return out;
+  }
+  [[noreturn]] void fail(const std::string& what) const {
+    throw CheckpointError(fmt::format("{}: not a tsn-dist checkpoint: {}", file_, what));
+  }
+
+ private:
+  c10::impl::GenericDict d_;
+  std::string file_;
+};
+
+}  // namespace
+
+void checkCheckpointFits(const Checkpoint& ckpt, const ModelConfig& m, const std::string& source) {
+  if (ckpt.backbone != m.backbone) {
+    throw CheckpointError(fmt::format("{}: checkpoint of a {} model; this config builds a {}",
+                                      source, ckpt.backbone, m.backbone));
+  }
+  if (ckpt.numClasses != m.numClasses) {
+    throw CheckpointError(fmt::format(
+        "{}: checkpoint has {} classes, this config {} (to train a new classifier on top of "
+        "it: --finetune)",
+        source, ckpt.numClasses, m.numClasses));
+  }
+  for (const char* key : {"backbone.conv1.weight", "head.fc.weight"}) {
+    if (!ckpt.model.count(key)) {
+      throw CheckpointError(fmt::format("{}: checkpoint has no {}", source, key));
+    }
+  }
+  const int64_t stem = ckpt.model.at("backbone.conv1.weight").size(0);
+  if (stem != m.width) {
+    throw CheckpointError(fmt::format("{}: checkpoint of a model of width {}; this config has {}",
+                                      source, stem, m.width));
+  }
+}
+
+void setCheckpointCrashPoint(const std::string& point) {
+  crashPoint() = point;
+}
+
+void writeFileAtomically(const std::filesystem::path& file, const std::string& bytes) {
+  const auto dir = file.parent_path().empty() ? std::filesystem::path(".") : file.parent_path();
+  std::filesystem::create_directories(dir);
+  const auto temp = dir / fmt::format(".{}.tmp-{}", file.filename().string(), ::getpid());
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.flush();
+    if (!out) throw Error(fmt::format("{}: write failed (disk full?)", temp.string()));
+  }
+  maybeCrash("temp-written");
+  syncPath(temp, O_RDONLY);
+  maybeCrash("synced");
+  std::filesystem::rename(temp, file);
+  syncPath(dir, O_RDONLY | O_DIRECTORY);
+  maybeCrash("renamed");
+}
+
+void writeCheckpoint(const Checkpoint& c, const std::filesystem::path& file) {
+  c10::impl::GenericDict d(c10::StringType::get(), c10::AnyType::get());
+  d.insert("format", std::string(kFormat));
+  d.insert("version", kVersion);
+  d.insert("model", toDict(c.model));
+  c10::impl::GenericDict optimizer(c10::StringType::get(), c10::AnyType::get());
+  optimizer.insert("momentum", toDict(c.momentum));
+  d.insert("optimizer", optimizer);
+  d.insert("epoch", c.epoch);
+  d.insert("iter", c.iter);
+  d.insert("step", c.step);
+  c10::impl::GenericDict lr(c10::StringType::get(), c10::AnyType::get());
+  lr.insert("base", c.baseLr);
+  lr.insert("scale", c.lrScale);
+  d.insert("lr", lr);
+  c10::impl::GenericDict scaler(c10::StringType::get(), c10::AnyType::get());
+  scaler.insert("scale", c.lossScale);
+  scaler.insert("good_steps", c.lossScaleGoodSteps);
+  d.insert("loss_scale", scaler);
+  c10::impl::GenericDict rng(c10::StringType::get(), c10::AnyType::get());
+  rng.insert("cpu", c.rngCpu.defined() ? c.rngCpu.contiguous() : torch::empty({0}, torch::kUInt8));
+  d.insert("rng", rng);
+  d.insert("config", c.config);
+  d.insert("config_hash", c.configHash);
+  d.insert("train_list_hash", c.trainListHash);
+  d.insert("val_list_hash", c.valListHash);
+  d.insert("world_size", c.worldSize);
+  d.insert("backbone", c.backbone);
+  d.insert("num_classes", c.numClasses);
+  d.insert("metrics", c.metrics.dump());
+  const std::vector<char> bytes = torch::pickle_save(d);
+  writeFileAtomically(file, std::string(bytes.begin(), bytes.end()));
+}
+
+Checkpoint readCheckpoint(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw CheckpointError(fmt::format("{}: cannot open checkpoint", file.string()));
+  const std::vector<char> bytes((std::istreambuf_iterator<char>(in)),
+                                std::istreambuf_iterator<char>());
+  c10::IValue value;
+  try {
+    value = torch::pickle_load(bytes);
+  } catch (const std::exception& e) {
+    throw CheckpointError(fmt::format(
+        "{}: unreadable checkpoint (truncated, or not a torch.save file): {}", file.string(),
+        std::string(e.what()).substr(0, std::string(e.what()).find('\n'))));
+  }
+  if (!value.isGenericDict()) {
+    throw CheckpointError(fmt::format("{}: not a tsn-dist checkpoint: not a dict", file.string()));
+  }
+  const Reader r(value.toGenericDict(), file.string());
+  if (r.text("format") != kFormat) r.fail("format is not '" + std::string(kFormat) + "'");
+  if (r.integer("version") != kVersion) {
+    r.fail(fmt::format("version {} (this build reads {})", r.integer("version"), kVersion));
+  }
+  Checkpoint c;
+  c.model = r.tensors(r.dict("model"), "model");
+  const auto optimizer = r.dict("optimizer");
+  if (!optimizer.contains("momentum") || !optimizer.at("momentum").isGenericDict()) {
+    r.fail("optimizer has no momentum");
+  }
+  c.momentum = r.tensors(optimizer.at("momentum").toGenericDict(), "optimizer.momentum");
+  c.epoch = r.integer("epoch");
+  c.iter = r.integer("iter");
+  c.step = r.integer("step");
+  const auto lr = r.dict("lr");
+  c.baseLr = r.real(lr, "base");
+  c.lrScale = r.real(lr, "scale");
+  const auto scaler = r.dict("loss_scale");
+  c.lossScale = r.real(scaler, "scale");
+  if (!scaler.contains("good_steps") || !scaler.at("good_steps").isInt()) {
+    r.fail("loss_scale has no good_steps");
+  }
+  c.lossScaleGoodSteps = scaler.at("good_steps").toInt();
+  const auto rng = r.dict("rng");
+  if (!rng.contains("cpu") || !rng.at("cpu").isTensor()) r.fail("rng has no cpu state");
+  c.rngCpu = rng.at("cpu").toTensor();
+  c.config = r.text("config");
+  c.configHash = r.text("config_hash");
+  c.trainListHash = r.text("train_list_hash");
+  c.valListHash = r.text("val_list_hash");
+  c.worldSize = r.integer("world_size");
+  c.backbone = r.text("backbone");
+  c.numClasses = r.integer("num_classes");
+  try {
+    c.metrics = nlohmann::json::parse(r.text("metrics"));
+  } catch (const nlohmann::json::exception&) {
+    r.fail("metrics is not JSON");
+  }
+  return c;
+}
+
+CheckpointStore::CheckpointStore(std::filesystem::path workDir, int64_t keepLast)
+    : dir_(std::move(workDir) / "checkpoints"), keepLast_(keepLast) {
+  TSN_CHECK(keepLast_ >= 1, "keep_last must be >= 1");
+}
+
+namespace {
+const std::regex kName(R"(e(\d+)_s(\d+)\.pt)");
+}
+
+std::vector<std::filesystem::path> CheckpointStore::list() const {
+  std::vector<std::pair<int64_t, std::filesystem::path>> found;
+  if (!std::filesystem::is_directory(dir_)) return {};
+  for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+    std::smatch m;
+    const std::string name = entry.path().filename().string();
+    if (std::regex_match(name, m, kName)) found.emplace_back(std::stoll(m[2]), entry.path());
+  }
+  std::sort(found.begin(), found.end(),
+            [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<std::filesystem::path> out;
+  for (auto& [step, path] : found) out.push_back(path);
+  return out;
+}
+
+std::filesystem::path CheckpointStore::commit(const Checkpoint& ckpt, bool best) {
+  const auto file = dir_ / fmt::format("e{:03d}_s{:07d}.pt", ckpt.epoch, ckpt.step);
+  writeCheckpoint(ckpt, file);
+  if (best) writeCheckpoint(ckpt, dir_ / "best.pt");
+  writeFileAtomically(dir_ / "latest", file.filename().string() + "\n");
+  maybeCrash("latest-written");
+  // Only now, with the new one committed, do old ones go.
+  const auto all = list();
+  for (size_t k = static_cast<size_t>(keepLast_); k < all.size(); ++k) {
+    std::error_code ignored;
+    std::filesystem::remove(all[k], ignored);
+  }
+  return file;
+}
+
+std::optional<std::pair<std::filesystem::path, Checkpoint>> CheckpointStore::newestValid(
+    std::vector<std::string>* skipped) const {
+  for (const auto& file : list()) {
+    try {
+      return std::make_pair(file, readCheckpoint(file));
+    } catch (const CheckpointError& e) {
+      if (skipped) skipped->push_back(e.what());
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace tsn
