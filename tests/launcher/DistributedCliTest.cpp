@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/TestSupport.h"
+#include "train/Checkpoint.h"
 
 namespace tsn {
 namespace {
@@ -147,6 +148,93 @@ TEST_F(DistributedCli, DebugModeNamesTheFirstNonFiniteValue) {
                               " --debug --max-steps 5 --set train.lr=1e30");
   EXPECT_EQ(r.exitCode, 1) << r.output;
   EXPECT_THAT(r.output, HasSubstr("(train.check_finite)"));
+}
+
+/// The newest checkpoint of a work dir.
+Checkpoint newest(const std::filesystem::path& workDir) {
+  const auto files = CheckpointStore(workDir, 1).list();
+  EXPECT_FALSE(files.empty()) << "no checkpoint in " << workDir;
+  return readCheckpoint(files.at(0));
+}
+
+void expectBitwiseEqual(const StateDict& a, const StateDict& b, const char* what) {
+  ASSERT_EQ(a.size(), b.size()) << what;
+  for (const auto& [name, t] : a) {
+    ASSERT_TRUE(b.count(name)) << what << " " << name;
+    EXPECT_TRUE(torch::equal(t, b.at(name))) << what << " " << name << " differs";
+  }
+}
+
+// Dropout on, 2 ranks, a checkpoint every 3 steps: stop mid-way through the second epoch,
+// resume with --resume auto, and end with the very parameters of a run never interrupted.
+TEST_F(DistributedCli, StoppedMidEpochAndResumedEqualsAnUninterruptedRunBitwise) {
+  const auto cfg = config("[checkpoint]\ninterval_iters = 3\nkeep_last = 2").string();
+  const auto whole = dir_->path() / "whole", parts = dir_->path() / "parts";
+  const std::string run =
+      "-np 2 " + testing::binary("tsn_dist") + " --config " + cfg + " --set train.batch_size=1";
+  auto r = mpirun(run + " --set train.work_dir=" + whole.string());
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  const Checkpoint reference = newest(whole);
+  ASSERT_EQ(reference.epoch, 2);
+  const int64_t stepsPerEpoch = reference.step / 2;
+  ASSERT_GE(stepsPerEpoch, 3);
+  const int64_t stopAt = stepsPerEpoch + 2;  // inside epoch 2
+
+  r = mpirun(run + " --set train.work_dir=" + parts.string() +
+             fmt::format(" --set train.max_steps={}", stopAt));
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  const Checkpoint stopped = newest(parts);
+  EXPECT_EQ(stopped.step, stopAt);
+  EXPECT_EQ(stopped.epoch, 1);
+  EXPECT_EQ(stopped.iter, 2);
+  EXPECT_EQ(stopped.rngCpu.size(0), 2);  // both ranks' random state
+
+  r = mpirun(run + " --set train.work_dir=" + parts.string() + " --resume auto");
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr(fmt::format("epoch 2 batch 2, step {}", stopAt)));
+  const Checkpoint resumed = newest(parts);
+  EXPECT_EQ(resumed.step, reference.step);
+  expectBitwiseEqual(reference.model, resumed.model, "model");
+  expectBitwiseEqual(reference.momentum, resumed.momentum, "momentum");
+  EXPECT_LE(CheckpointStore(parts, 2).list().size(), 2u);  // keep_last
+  EXPECT_TRUE(std::filesystem::exists(parts / "checkpoints/best.pt"));
+
+  // One rank can take over a two-rank checkpoint: allowed, with a warning.
+  const auto single = dir_->path() / "single";
+  std::filesystem::create_directories(single / "checkpoints");
+  std::filesystem::copy_file(CheckpointStore(parts, 2).list().back(),
+                             single / "checkpoints" / "e001_s0000001.pt");
+  r = testing::run(testing::binary("tsn_dist") + " --config " + cfg +
+                   " --set train.work_dir=" + single.string() + " --resume auto");
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("written by 2 ranks, resumed on 1"));
+}
+
+TEST_F(DistributedCli, ABadCheckpointIsRefusedBeforeAnyWork) {
+  const auto cfg = config().string();
+  testing::writeFile(dir_->path() / "junk.pt", "junk");
+  auto r = testing::run(testing::binary("tsn_dist") + " --config " + cfg + " --resume " +
+                        (dir_->path() / "junk.pt").string());
+  EXPECT_EQ(r.exitCode, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("junk.pt: unreadable checkpoint"));
+  EXPECT_FALSE(std::filesystem::exists(dir_->path() / "work"));
+
+  // A checkpoint of 2 classes on a 3-class config: refused, --finetune suggested; with
+  // --finetune it trains a new classifier.
+  r = testing::run(
+      testing::binary("tsn_dist") + " --config " + cfg +
+      " --set train.max_steps=1 --set train.work_dir=" + (dir_->path() / "two").string());
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  const auto ckpt = CheckpointStore(dir_->path() / "two", 1).list().at(0).string();
+  r = testing::run(testing::binary("tsn_dist") + " --config " + cfg +
+                   " --set model.num_classes=3 --resume " + ckpt);
+  EXPECT_EQ(r.exitCode, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("checkpoint has 2 classes, this config 3"));
+  r = testing::run(testing::binary("tsn_dist") + " --config " + cfg +
+                   " --set model.num_classes=3 --set train.max_steps=1 --set train.work_dir=" +
+                   (dir_->path() / "three").string() + " --finetune " + ckpt);
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("new classifier: head.fc.weight, head.fc.bias"));
 }
 
 }  // namespace
