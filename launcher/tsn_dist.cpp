@@ -8,6 +8,7 @@
 #include <iostream>
 #include <optional>
 
+#include "Job.h"
 #include "common/Error.h"
 #include "common/Logging.h"
 #include "common/Main.h"
@@ -34,17 +35,6 @@ std::vector<std::string> debugOverrides(int64_t maxSteps) {
   return o;
 }
 
-torch::Device pickDevice(const tsn::Communicator& comm) {
-  if (!torch::cuda::is_available()) return torch::kCPU;
-  const auto gpus = static_cast<int>(torch::cuda::device_count());
-  if (comm.localRank() >= gpus) {
-    throw tsn::Error(
-        fmt::format("this node has {} GPUs but at least {} ranks: start one rank per GPU", gpus,
-                    comm.localRank() + 1));
-  }
-  return {torch::kCUDA, static_cast<c10::DeviceIndex>(comm.localRank())};
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -69,7 +59,7 @@ int main(int argc, char** argv) {
       ->excludes("--resume");
   CLI11_PARSE(app, argc, argv);
 
-  std::unique_ptr<tsn::MpiWorld> world;
+  tsn::Job job;
   const int code = tsn::runMain("tsn_dist", [&] {
     if (debug) {
       const char* ranks = std::getenv("OMPI_COMM_WORLD_SIZE");
@@ -108,8 +98,9 @@ int main(int argc, char** argv) {
     } catch (const tsn::CheckpointError& e) {
       throw tsn::ConfigError(fmt::format("--resume {}: {}", resume, e.what()));
     }
-    if (!debug && tsn::launchedByMpi()) world = std::make_unique<tsn::MpiWorld>(&argc, &argv);
-    auto comm = tsn::makeCommunicator(config.dist, world.get());
+    job = tsn::Job::start(config, &argc, &argv, /*single=*/debug);
+    auto* comm = job.comm.get();
+    const auto& world = job.world;
     auto trainLoader =
         tsn::makeClipLoader(config, config.data.trainList, true, comm->rank(), comm->size());
     auto valLoader =
@@ -135,7 +126,7 @@ int main(int argc, char** argv) {
       log->info("--resume auto: no checkpoint in {}; starting from scratch", config.train.workDir);
     }
     torch::manual_seed(static_cast<uint64_t>(config.train.seed));
-    const torch::Device device = pickDevice(*comm);
+    const torch::Device device = job.device;
     if (!debug) at::globalContext().setBenchmarkCuDNN(config.train.cudnnBenchmark);
     tsn::Tsn model(config.model);
     if (!config.model.pretrained.empty()) {
@@ -171,6 +162,5 @@ int main(int argc, char** argv) {
   });
   // A rank that failed ends the whole job now, instead of leaving the others waiting in a
   // collective.
-  if (code != tsn::kExitOk && world && world->size() > 1) tsn::MpiWorld::abort(code);
-  return code;
+  return job.finish(code);
 }

@@ -244,7 +244,13 @@ void ClipLoader::finishEpoch() const {
 
 std::shared_ptr<ClipLoader> makeClipLoader(const Config& c, const std::string& listPath,
                                            bool training, int rank, int worldSize) {
-  auto samples = readFileList(listPath, c.data.format, c.data.root, c.model.numClasses);
+  return makeClipLoader(c, readFileList(listPath, c.data.format, c.data.root, c.model.numClasses),
+                        listPath, training, rank, worldSize);
+}
+
+std::shared_ptr<ClipLoader> makeClipLoader(const Config& c, std::vector<VideoSample> samples,
+                                           const std::string& listPath, bool training, int rank,
+                                           int worldSize) {
   // Missing files are not fatal (each is skipped and counted when read), but say so up front.
   std::vector<std::string> missing;
   for (const auto& s : samples) {
@@ -266,7 +272,8 @@ std::shared_ptr<ClipLoader> makeClipLoader(const Config& c, const std::string& l
   o.rank = rank;
   o.worldSize = worldSize;
   o.seed = static_cast<uint64_t>(c.train.seed);
-  o.maxBadFraction = c.data.maxBadFraction;
+  // Evaluation never stops for unreadable videos: it leaves them out and reports them.
+  o.maxBadFraction = training ? c.data.maxBadFraction : 1.0;
   o.pinMemory = c.data.pinMemory && torch::cuda::is_available();
   return std::make_shared<ClipLoader>(std::move(dataset), o);
 }

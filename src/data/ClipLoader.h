@@ -114,5 +114,9 @@ class ClipLoader {
 /// eval.num_clips). Reads and validates the list; throws ConfigError for a bad one.
 std::shared_ptr<ClipLoader> makeClipLoader(const Config& config, const std::string& listPath,
                                            bool training, int rank = 0, int worldSize = 1);
+/// The same for samples already in memory; `listPath` names them in messages.
+std::shared_ptr<ClipLoader> makeClipLoader(const Config& config, std::vector<VideoSample> samples,
+                                           const std::string& listPath, bool training, int rank = 0,
+                                           int worldSize = 1);
 
 }  // namespace tsn

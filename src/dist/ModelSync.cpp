@@ -12,6 +12,26 @@ void broadcastModule(torch::nn::Module& module, Communicator& comm) {
   for (auto& b : module.buffers()) comm.broadcast(b, 0);
 }
 
+void averageBuffers(torch::nn::Module& module, Communicator& comm) {
+  if (comm.size() == 1) return;
+  torch::NoGradGuard noGrad;
+  std::vector<torch::Tensor> buffers;
+  for (auto& b : module.buffers()) {
+    if (b.is_floating_point()) buffers.push_back(b);
+  }
+  if (buffers.empty()) return;
+  std::vector<torch::Tensor> flat;
+  for (const auto& b : buffers) flat.push_back(b.reshape(-1).to(torch::kFloat32));
+  auto all = torch::cat(flat);
+  comm.allReduce(all, ReduceOp::Sum);
+  all.div_(comm.size());
+  int64_t offset = 0;
+  for (auto& b : buffers) {
+    b.copy_(all.narrow(0, offset, b.numel()).view(b.sizes()));
+    offset += b.numel();
+  }
+}
+
 uint64_t moduleHash(const torch::nn::Module& module) {
   uint64_t hash = 1469598103934665603ULL;
   const auto mix = [&hash](const std::string& s) {

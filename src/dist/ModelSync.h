@@ -13,6 +13,11 @@ namespace tsn {
 /// Rank 0's parameters and buffers, copied to every rank (in place).
 void broadcastModule(torch::nn::Module& module, Communicator& comm);
 
+/// Averages the floating-point buffers (BatchNorm running statistics) over all ranks, in place.
+/// Each rank's statistics follow its own batches; before validation and checkpoints they are
+/// made one (as DDP's buffer broadcast, but from every rank's data).
+void averageBuffers(torch::nn::Module& module, Communicator& comm);
+
 /// What must be equal on every rank before training starts.
 struct Fingerprint {
   uint64_t parameters = 0;  ///< names and shapes of the model's parameters and buffers

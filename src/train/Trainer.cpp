@@ -7,6 +7,7 @@
 
 #include "common/Logging.h"
 #include "common/Stopwatch.h"
+#include "dist/ModelSync.h"
 #include "train/Metrics.h"
 
 namespace tsn {
@@ -128,6 +129,7 @@ Checkpoint Trainer::snapshot(int64_t epoch, int64_t iter) {
 void Trainer::saveCheckpoint(int64_t epoch, int64_t iter) {
   if (step_ == lastSavedStep_) return;
   Stopwatch time;
+  averageBuffers(*model_, comm_);
   const Checkpoint c = snapshot(epoch, iter);  // collective
   if (comm_.rank() == 0) {
     lastCheckpoint_ = store_.commit(c, pendingBest_);
@@ -309,6 +311,7 @@ Trainer::EpochEnd Trainer::trainEpoch(int64_t epoch, int64_t firstBatch) {
 
 EvalResult Trainer::validate(int64_t epoch) {
   Stopwatch time;
+  averageBuffers(*model_, comm_);
   const EvalResult r = evaluate(model_, valLoader_, device_, comm_, epoch, config_.train.precision);
   logging::get("train")->info(
       "validation after epoch {}: top1 {:.4f} top5 {:.4f} mean class accuracy {:.4f} loss {:.4f} "

@@ -154,6 +154,19 @@ TEST(DataParallel, NRanksWithBatchBMatchOneRankWithBatchNTimesB) {
   }
 }
 
+TEST(DataParallel, BatchNormStatisticsAreAveragedOverRanks) {
+  MpiCommunicator comm(*gWorld, 60);
+  auto bn = torch::nn::BatchNorm2d(4);
+  torch::NoGradGuard noGrad;
+  bn->running_mean.fill_(comm.rank());
+  bn->running_var.fill_(2.0 * comm.rank());
+  averageBuffers(*bn, comm);
+  const double mean = (comm.size() - 1) / 2.0;
+  EXPECT_TRUE(torch::allclose(bn->running_mean, torch::full({4}, mean)));
+  EXPECT_TRUE(torch::allclose(bn->running_var, torch::full({4}, 2 * mean)));
+  EXPECT_EQ(bn->num_batches_tracked.item<int64_t>(), 0);  // integers are left alone
+}
+
 TEST(DataParallel, AFingerprintMismatchIsRefusedOnEveryRank) {
   MpiCommunicator comm(*gWorld, 60);
   Fingerprint same{1, 2, 3, 4, static_cast<uint64_t>(comm.size())};

@@ -1,0 +1,51 @@
+#include "Job.h"
+
+#include "common/Error.h"
+#include "common/Main.h"
+#include "dist/CommunicatorFactory.h"
+#include "model/Weights.h"
+#include "train/Checkpoint.h"
+
+namespace tsn {
+
+Job Job::start(const Config& config, int* argc, char*** argv, bool single) {
+  Job job;
+  if (!single && launchedByMpi()) job.world = std::make_unique<MpiWorld>(argc, argv);
+  job.comm = makeCommunicator(config.dist, job.world.get());
+  job.device = pickDevice(*job.comm);
+  return job;
+}
+
+int Job::finish(int code) const {
+  if (code != kExitOk && world && world->size() > 1) MpiWorld::abort(code);
+  return code;
+}
+
+torch::Device pickDevice(const Communicator& comm) {
+  if (!torch::cuda::is_available()) return torch::kCPU;
+  const auto gpus = static_cast<int>(torch::cuda::device_count());
+  if (comm.localRank() >= gpus) {
+    throw Error(fmt::format("this node has {} GPUs but at least {} ranks: start one rank per GPU",
+                            gpus, comm.localRank() + 1));
+  }
+  return {torch::kCUDA, static_cast<c10::DeviceIndex>(comm.localRank())};
+}
+
+Tsn loadCheckpointModel(const Config& config, const std::string& path,
+                        const torch::Device& device) {
+  Checkpoint ckpt;
+  try {
+    ckpt = readCheckpoint(path);
+    checkCheckpointFits(ckpt, config.model, path);
+  } catch (const CheckpointError& e) {
+    throw ConfigError(fmt::format("--checkpoint: {}", e.what()));
+  }
+  Tsn model(config.model);
+  loadWeights(model, ckpt.model, path);
+  model->to(device);
+  if (config.train.channelsLast) model->useChannelsLast();
+  model->eval();
+  return model;
+}
+
+}  // namespace tsn

@@ -1,0 +1,38 @@
+#pragma once
+/// @file What every job binary (tsn_dist, tsn_eval, tsn_infer) sets up the same way: the MPI
+/// world when a launcher started the process, the communicator, console logging, the device,
+/// and a model from a checkpoint.
+
+#include <memory>
+#include <string>
+
+#include "config/Config.h"
+#include "dist/Communicator.h"
+#include "dist/MpiWorld.h"
+#include "model/Tsn.h"
+
+namespace tsn {
+
+struct Job {
+  std::unique_ptr<MpiWorld> world;  ///< null when no launcher started this process
+  std::unique_ptr<Communicator> comm;
+  torch::Device device = torch::kCPU;
+
+  /// Joins the MPI world if mpirun / srun started this process (unless `single`), makes the
+  /// communicator for dist.backend and picks the device of the local rank.
+  static Job start(const Config& config, int* argc, char*** argv, bool single = false);
+
+  /// A failed rank of several ends the whole job (MPI_Abort) instead of leaving the others
+  /// waiting in a collective. Returns `code` otherwise.
+  int finish(int code) const;
+};
+
+/// The GPU of this rank's local rank, or the CPU when LibTorch sees none. Error if a node runs
+/// more ranks than it has GPUs.
+torch::Device pickDevice(const Communicator& comm);
+
+/// The model of a tsn-dist checkpoint, on `device`, in eval mode. ConfigError (one line, naming
+/// the file) for a checkpoint that is unreadable or of another model than `config` describes.
+Tsn loadCheckpointModel(const Config& config, const std::string& path, const torch::Device& device);
+
+}  // namespace tsn
