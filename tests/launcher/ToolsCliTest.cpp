@@ -109,6 +109,42 @@ TEST_F(ToolsCli, BenchTrainAndItsPyTorchTwinReportTheSameSetup) {
   }
 }
 
+// ImageNet weights as torchvision saves them -> tools/convert_weights.py -> model.pretrained.
+TEST_F(ToolsCli, ConvertedTorchvisionWeightsLoadAsPretrained) {
+  const auto tv = dir_->path() / "resnet18.pth", ours = dir_->path() / "resnet18_tsn.pt";
+  auto r = testing::run(
+      "/usr/bin/python3 -c 'import torch, torchvision; "
+      "torch.save(torchvision.models.resnet18().state_dict(), \"" +
+      tv.string() + "\")'");
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  r = testing::run("/usr/bin/python3 " + std::string(TSN_SOURCE_DIR) +
+                   "/tools/convert_weights.py --from torchvision " + tv.string() + " " +
+                   ours.string());
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  testing::writeFile(dir_->path() / "pre.toml", fmt::format(R"([model]
+backbone = "resnet18"
+num_classes = 3
+pretrained = "{1}"
+[data]
+root = "{0}"
+train_list = "{0}/train.list"
+val_list = "{0}/val.list"
+short_size = 40
+target_size = 32
+[train]
+epochs = 1
+batch_size = 2
+work_dir = "{2}"
+)",
+                                                            data_.string(), ours.string(),
+                                                            (dir_->path() / "pre_work").string()));
+  r = testing::run(testing::binary("tsn_dist") + " --config " +
+                   (dir_->path() / "pre.toml").string() + " --debug --max-steps 1");
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("loaded 120 tensors from " + ours.string() +
+                                  "; left at initial values: head.fc.weight, head.fc.bias"));
+}
+
 TEST_F(ToolsCli, KineticsCsvBecomesAFileList) {
   const auto root = dir_->path() / "k400";
   std::filesystem::create_directories(root / "air_drumming");
