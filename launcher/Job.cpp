@@ -17,7 +17,8 @@ Job Job::start(const Config& config, int* argc, char*** argv, bool single) {
 }
 
 int Job::finish(int code) const {
-  if (code != kExitOk && world && world->size() > 1) MpiWorld::abort(code);
+  const bool failed = code != kExitOk && code != kExitStopped;
+  if (failed && world && world->size() > 1) MpiWorld::abort(code);
   return code;
 }
 

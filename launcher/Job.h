@@ -23,7 +23,8 @@ struct Job {
   static Job start(const Config& config, int* argc, char*** argv, bool single = false);
 
   /// A failed rank of several ends the whole job (MPI_Abort) instead of leaving the others
-  /// waiting in a collective. Returns `code` otherwise.
+  /// waiting in a collective. Returns `code` otherwise (also kExitStopped: every rank stops
+  /// together, in order).
   int finish(int code) const;
 };
 

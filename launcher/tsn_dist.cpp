@@ -150,7 +150,15 @@ int main(int argc, char** argv) {
 
     tsn::Trainer trainer(config, model, *trainLoader, *valLoader, *comm, device);
     if (resumeFrom) trainer.restore(resumeFrom->second, resumeFrom->first);
+    // After MPI started (it may install handlers of its own): SIGUSR1 / SIGTERM end training
+    // at the next step with a checkpoint.
+    trainer.setStopFlag(tsn::installStopSignals());
     const auto result = trainer.run();
+    if (result.stopRequested) {
+      log->warn("stopped on request; resume with --resume auto (exit code {})",
+                static_cast<int>(tsn::kExitStopped));
+      return tsn::kExitStopped;
+    }
     const auto& v = result.lastValidation;
     log->info("done: {} steps; final validation top1 {:.4f} top5 {:.4f} on {} clips", result.steps,
               v.top1, v.top5, v.clips);

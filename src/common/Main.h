@@ -1,12 +1,19 @@
 #pragma once
 /// @file The one place entry points turn exceptions into exit codes and one clear line.
 
+#include <atomic>
 #include <functional>
 
 namespace tsn {
 
-/// Exit codes of every tsn-dist program.
-enum ExitCode : int { kExitOk = 0, kExitFailure = 1, kExitConfigError = 2 };
+/// Exit codes of every tsn-dist program. kExitStopped: training stopped on request (SIGUSR1,
+/// SIGTERM) after committing a checkpoint; run it again with --resume auto (the Slurm scripts
+/// requeue the job on this code). 75 is sysexits' EX_TEMPFAIL.
+enum ExitCode : int { kExitOk = 0, kExitFailure = 1, kExitConfigError = 2, kExitStopped = 75 };
+
+/// From now on SIGUSR1 and SIGTERM only set a flag (the signal number) that the training loop
+/// reads; returns it.
+const std::atomic<int>* installStopSignals();
 
 /// Runs `body`; a ConfigError prints "<program>: config error: <what>" and returns 2, any
 /// other exception "<program>: error: <what>" and returns 1. Logs are flushed either way.

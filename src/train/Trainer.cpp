@@ -185,7 +185,9 @@ TrainResult Trainer::run() {
       break;
     }
     if (end == EpochEnd::StopRequested) {
-      log->warn("stop requested: checkpoint written at step {}", step_);
+      comm_.barrier();  // rank 0 has committed the checkpoint before any rank exits
+      log->warn("stop requested (signal {}): checkpoint written at step {}", stopFlag_->load(),
+                step_);
       result.stopRequested = true;
       break;
     }
