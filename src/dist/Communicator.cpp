@@ -1,8 +1,23 @@
 #include "dist/Communicator.h"
 
+#include <algorithm>
+#include <thread>
+
 #include "common/Error.h"
 
 namespace tsn {
+
+void DeadlineWork::wait() {
+  auto pause = std::chrono::microseconds(1);
+  while (!poll()) {
+    if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count() >
+        timeoutS_) {
+      timedOut(timeoutS_);
+    }
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::microseconds(1000));
+  }
+}
 
 namespace {
 struct DoneWork final : Work {

@@ -7,6 +7,7 @@
 
 #include <torch/types.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -22,6 +23,24 @@ class Work {
   /// Lets the collective progress without blocking (MPI moves data only when called); true
   /// once it completed.
   virtual bool poll() = 0;
+};
+
+/// A collective that must complete within a deadline: wait() polls it (backing off from 1 us
+/// to 1 ms between polls) and calls timedOut() once `timeoutS` seconds have passed since it
+/// was started.
+class DeadlineWork : public Work {
+ public:
+  explicit DeadlineWork(double timeoutS)
+      : timeoutS_(timeoutS), start_(std::chrono::steady_clock::now()) {}
+  void wait() final;
+
+ protected:
+  /// Throws, saying what did not complete and why.
+  [[noreturn]] virtual void timedOut(double timeoutS) = 0;
+
+ private:
+  double timeoutS_;
+  std::chrono::steady_clock::time_point start_;
 };
 
 class Communicator {

@@ -36,16 +36,15 @@ void checkCpuContiguous(const torch::Tensor& t, const char* what) {
 
 /// An MPI request waited on with a deadline; MPI_Test in a loop so a stalled peer cannot block
 /// this rank forever. On timeout `missing` names the ranks that did not arrive.
-class MpiWork final : public Work {
+class MpiWork final : public DeadlineWork {
  public:
   MpiWork(MPI_Request request, std::string what, double timeoutS, torch::Tensor keepAlive,
           std::function<std::string()> missing)
-      : request_(request),
+      : DeadlineWork(timeoutS),
+        request_(request),
         what_(std::move(what)),
-        timeoutS_(timeoutS),
         tensor_(std::move(keepAlive)),
-        missing_(std::move(missing)),
-        start_(std::chrono::steady_clock::now()) {}
+        missing_(std::move(missing)) {}
 
   bool poll() override {
     if (request_ == MPI_REQUEST_NULL) return true;
@@ -54,27 +53,17 @@ class MpiWork final : public Work {
     return done != 0;
   }
 
-  void wait() override {
-    auto pause = std::chrono::microseconds(1);
-    while (!poll()) {
-      const double waited =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-      if (waited > timeoutS_) {
-        throw Error(fmt::format("{} did not complete within dist.timeout_s={} s on rank {}: {}",
-                                what_, timeoutS_, errorRank(), missing_()));
-      }
-      std::this_thread::sleep_for(pause);
-      pause = std::min(pause * 2, std::chrono::microseconds(1000));
-    }
+ protected:
+  [[noreturn]] void timedOut(double timeoutS) override {
+    throw Error(fmt::format("{} did not complete within dist.timeout_s={} s on rank {}: {}", what_,
+                            timeoutS, errorRank(), missing_()));
   }
 
  private:
   MPI_Request request_;
   std::string what_;
-  double timeoutS_;
   torch::Tensor tensor_;
   std::function<std::string()> missing_;
-  std::chrono::steady_clock::time_point start_;
 };
 
 std::string describeRanks(const std::vector<int>& ranks, const char* verb) {

@@ -4,8 +4,6 @@
 #include <mpi.h>
 #include <nccl.h>
 
-#include <chrono>
-#include <thread>
 
 #include "common/Error.h"
 #include "dist/MpiError.h"
@@ -52,18 +50,17 @@ ncclDataType_t ncclType(const torch::Tensor& t) {
 }
 
 /// A collective queued on the communicator's stream; complete when its event is.
-class NcclWork final : public Work {
+class NcclWork final : public DeadlineWork {
  public:
   NcclWork(NcclCommunicator& owner, ncclComm_t comm, cudaEvent_t done, std::string what,
            double timeoutS, torch::Tensor keepAlive, std::function<std::string()> missing)
-      : owner_(owner),
+      : DeadlineWork(timeoutS),
+        owner_(owner),
         comm_(comm),
         done_(done),
         what_(std::move(what)),
-        timeoutS_(timeoutS),
         tensor_(std::move(keepAlive)),
-        missing_(std::move(missing)),
-        start_(std::chrono::steady_clock::now()) {}
+        missing_(std::move(missing)) {}
   ~NcclWork() override { cudaEventDestroy(done_); }
 
   bool poll() override {
@@ -82,21 +79,12 @@ class NcclWork final : public Work {
     return false;
   }
 
-  void wait() override {
-    auto pause = std::chrono::microseconds(1);
-    while (!poll()) {
-      const double waited =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-      if (waited > timeoutS_) {
-        owner_.abort();
-        throw Error(fmt::format(
-            "{} did not complete within dist.timeout_s={} s on rank {}; NCCL communicator "
-            "aborted: {}",
-            what_, timeoutS_, owner_.rank(), missing_()));
-      }
-      std::this_thread::sleep_for(pause);
-      pause = std::min(pause * 2, std::chrono::microseconds(1000));
-    }
+ protected:
+  [[noreturn]] void timedOut(double timeoutS) override {
+    owner_.abort();
+    throw Error(fmt::format(
+        "{} did not complete within dist.timeout_s={} s on rank {}; NCCL communicator aborted: {}",
+        what_, timeoutS, owner_.rank(), missing_()));
   }
 
  private:
@@ -104,10 +92,8 @@ class NcclWork final : public Work {
   ncclComm_t comm_;
   cudaEvent_t done_;
   std::string what_;
-  double timeoutS_;
   torch::Tensor tensor_;
   std::function<std::string()> missing_;
-  std::chrono::steady_clock::time_point start_;
   bool finished_ = false;
 };
 
