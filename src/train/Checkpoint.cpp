@@ -154,6 +154,7 @@ void writeCheckpoint(const Checkpoint& c, const std::filesystem::path& file) {
   d.insert("loss_scale", scaler);
   c10::impl::GenericDict rng(c10::StringType::get(), c10::AnyType::get());
   rng.insert("cpu", c.rngCpu.defined() ? c.rngCpu.contiguous() : torch::empty({0}, torch::kUInt8));
+  if (c.rngCuda.defined()) rng.insert("cuda", c.rngCuda.contiguous());
   d.insert("rng", rng);
   d.insert("config", c.config);
   d.insert("config_hash", c.configHash);
@@ -210,6 +211,7 @@ Checkpoint readCheckpoint(const std::filesystem::path& file) {
   const auto rng = r.dict("rng");
   if (!rng.contains("cpu") || !rng.at("cpu").isTensor()) r.fail("rng has no cpu state");
   c.rngCpu = rng.at("cpu").toTensor();
+  if (rng.contains("cuda") && rng.at("cuda").isTensor()) c.rngCuda = rng.at("cuda").toTensor();
   c.config = r.text("config");
   c.configHash = r.text("config_hash");
   c.trainListHash = r.text("train_list_hash");

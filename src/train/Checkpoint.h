@@ -8,7 +8,8 @@
 ///   epoch, iter, step          epoch in progress (0-based), batches of it done, global step
 ///   lr           {"base": lr, "scale": linear scaling factor}
 ///   loss_scale   {"scale", "good_steps"} (fp16)
-///   rng          {"cpu": uint8 [world_size, n]: each rank's CPU generator}
+///   rng          {"cpu": uint8 [world_size, n]: each rank's CPU generator; "cuda": the same
+///                for the GPU each rank used, on GPU runs}
 ///   config       the resolved TOML; config_hash, train_list_hash, val_list_hash (hex)
 ///   world_size, backbone, num_classes, metrics (JSON text: best top-1, last validation)
 ///   format = "tsn-dist checkpoint", version = 1
@@ -37,7 +38,8 @@ struct Checkpoint {
   double lrScale = 1;
   double lossScale = 1;
   int64_t lossScaleGoodSteps = 0;
-  torch::Tensor rngCpu;  ///< uint8 [world_size, n]
+  torch::Tensor rngCpu;   ///< uint8 [world_size, n]
+  torch::Tensor rngCuda;  ///< uint8 [world_size, n]: each rank's CUDA generator; undefined on CPU
   std::string config;
   std::string configHash, trainListHash, valListHash;
   int64_t worldSize = 1;

@@ -12,6 +12,28 @@
 
 namespace tsn {
 
+namespace {
+
+/// The default generator of a device (the CPU's, or a GPU's) and its state as bytes.
+at::Generator generatorOf(const torch::Device& device) {
+  return device.is_cuda() ? at::globalContext().defaultGenerator(device)
+                          : at::detail::getDefaultCPUGenerator();
+}
+
+torch::Tensor generatorState(const torch::Device& device) {
+  auto gen = generatorOf(device);
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  return gen.get_state();
+}
+
+void setGeneratorState(const torch::Device& device, const torch::Tensor& state) {
+  auto gen = generatorOf(device);
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  gen.set_state(state.clone());
+}
+
+}  // namespace
+
 Trainer::Trainer(const Config& config, Tsn model, ClipLoader& trainLoader, ClipLoader& valLoader,
                  Communicator& comm, torch::Device device)
     : config_(config),
@@ -70,9 +92,10 @@ void Trainer::restore(const Checkpoint& ckpt, const std::string& source) {
   }
   if (ckpt.worldSize == comm_.size() && ckpt.rngCpu.dim() == 2 &&
       ckpt.rngCpu.size(0) == comm_.size()) {
-    auto gen = at::detail::getDefaultCPUGenerator();
-    std::lock_guard<std::mutex> lock(gen.mutex());
-    gen.set_state(ckpt.rngCpu[comm_.rank()].clone());
+    setGeneratorState(torch::kCPU, ckpt.rngCpu[comm_.rank()]);
+    if (device_.is_cuda() && ckpt.rngCuda.defined() && ckpt.rngCuda.size(0) == comm_.size()) {
+      setGeneratorState(device_, ckpt.rngCuda[comm_.rank()]);
+    }
   } else {
     // Another world: keep the position in samples; fresh random streams per rank.
     const int64_t samplesDone = ckpt.iter * config_.train.batchSize * ckpt.worldSize;
@@ -91,13 +114,8 @@ void Trainer::restore(const Checkpoint& ckpt, const std::string& source) {
 
 Checkpoint Trainer::snapshot(int64_t epoch, int64_t iter) {
   Checkpoint c;
-  auto gen = at::detail::getDefaultCPUGenerator();
-  torch::Tensor state;
-  {
-    std::lock_guard<std::mutex> lock(gen.mutex());
-    state = gen.get_state();
-  }
-  c.rngCpu = comm_.allGather(state);
+  c.rngCpu = comm_.allGather(generatorState(torch::kCPU));
+  if (device_.is_cuda()) c.rngCuda = comm_.allGather(generatorState(device_));
   for (const auto& p : model_->named_parameters()) c.model.emplace(p.key(), p.value());
   for (const auto& b : model_->named_buffers()) c.model.emplace(b.key(), b.value());
   c.momentum = optimizer_->momentum();

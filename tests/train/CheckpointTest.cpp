@@ -39,6 +39,11 @@ Checkpoint sampleCheckpoint(int64_t step, float value = 1.0f) {
   return c;
 }
 
+std::filesystem::path writeAndName(const Checkpoint& c, const std::filesystem::path& file) {
+  writeCheckpoint(c, file);
+  return file;
+}
+
 ModelConfig modelFor(const Checkpoint& c) {
   ModelConfig m;
   m.backbone = c.backbone;
@@ -49,7 +54,8 @@ ModelConfig modelFor(const Checkpoint& c) {
 
 TEST(Checkpoint, RoundTripsEveryField) {
   testing::TempDir dir("ckpt_roundtrip");
-  const Checkpoint a = sampleCheckpoint(23, 3.0f);
+  Checkpoint a = sampleCheckpoint(23, 3.0f);
+  a.rngCuda = torch::arange(16, torch::kUInt8).view({2, 8});
   writeCheckpoint(a, dir.path() / "a.pt");
   const Checkpoint b = readCheckpoint(dir.path() / "a.pt");
   ASSERT_EQ(b.model.size(), a.model.size());
@@ -63,6 +69,9 @@ TEST(Checkpoint, RoundTripsEveryField) {
   EXPECT_EQ(b.lossScale, 1024);
   EXPECT_EQ(b.lossScaleGoodSteps, 7);
   EXPECT_TRUE(torch::equal(b.rngCpu, a.rngCpu));
+  EXPECT_TRUE(torch::equal(b.rngCuda, a.rngCuda));
+  EXPECT_FALSE(
+      readCheckpoint(writeAndName(sampleCheckpoint(1), dir.path() / "cpu.pt")).rngCuda.defined());
   EXPECT_EQ(b.config, a.config);
   EXPECT_EQ(b.configHash, a.configHash);
   EXPECT_EQ(b.worldSize, 2);
