@@ -12,7 +12,9 @@ namespace {
 std::atomic<int> gStopSignal{0};
 static_assert(std::atomic<int>::is_always_lock_free, "set from a signal handler");
 
-extern "C" void onStopSignal(int signal) { gStopSignal.store(signal); }
+extern "C" void onStopSignal(int signal) {
+  gStopSignal.store(signal);
+}
 }  // namespace
 
 const std::atomic<int>* installStopSignals() {

@@ -4,7 +4,6 @@
 #include <mpi.h>
 #include <nccl.h>
 
-
 #include "common/Error.h"
 #include "dist/MpiError.h"
 
