@@ -133,7 +133,7 @@ void writeFileAtomically(const std::filesystem::path& file, const std::string& b
   maybeCrash("renamed");
 }
 
-void writeCheckpoint(const Checkpoint& c, const std::filesystem::path& file) {
+std::string serializeCheckpoint(const Checkpoint& c) {
   c10::impl::GenericDict d(c10::StringType::get(), c10::AnyType::get());
   d.insert("format", std::string(kFormat));
   d.insert("version", kVersion);
@@ -165,7 +165,11 @@ void writeCheckpoint(const Checkpoint& c, const std::filesystem::path& file) {
   d.insert("num_classes", c.numClasses);
   d.insert("metrics", c.metrics.dump());
   const std::vector<char> bytes = torch::pickle_save(d);
-  writeFileAtomically(file, std::string(bytes.begin(), bytes.end()));
+  return std::string(bytes.begin(), bytes.end());
+}
+
+void writeCheckpoint(const Checkpoint& c, const std::filesystem::path& file) {
+  writeFileAtomically(file, serializeCheckpoint(c));
 }
 
 Checkpoint readCheckpoint(const std::filesystem::path& file) {
@@ -253,8 +257,9 @@ std::vector<std::filesystem::path> CheckpointStore::list() const {
 
 std::filesystem::path CheckpointStore::commit(const Checkpoint& ckpt, bool best) {
   const auto file = dir_ / fmt::format("e{:03d}_s{:07d}.pt", ckpt.epoch, ckpt.step);
-  writeCheckpoint(ckpt, file);
-  if (best) writeCheckpoint(ckpt, dir_ / "best.pt");
+  const std::string bytes = serializeCheckpoint(ckpt);  // once, for both files
+  writeFileAtomically(file, bytes);
+  if (best) writeFileAtomically(dir_ / "best.pt", bytes);
   writeFileAtomically(dir_ / "latest", file.filename().string() + "\n");
   maybeCrash("latest-written");
   // Only now, with the new one committed, do old ones go.

@@ -52,6 +52,9 @@ struct Checkpoint {
 /// fsync of the directory. A reader sees the old file or the new one, never a part.
 void writeCheckpoint(const Checkpoint& ckpt, const std::filesystem::path& file);
 
+/// The bytes writeCheckpoint writes (a torch.save-compatible pickle archive).
+std::string serializeCheckpoint(const Checkpoint& ckpt);
+
 /// Throws CheckpointError naming `file` for anything that is not a whole checkpoint of ours
 /// (missing, truncated, another format, missing fields).
 Checkpoint readCheckpoint(const std::filesystem::path& file);

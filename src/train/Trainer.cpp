@@ -57,7 +57,11 @@ Trainer::Trainer(const Config& config, Tsn model, ClipLoader& trainLoader, ClipL
       metricLog_(comm.rank() == 0
                      ? (std::filesystem::path(config.train.workDir) / "metrics.jsonl").string()
                      : ""),
-      store_(config.train.workDir, config.checkpoint.keepLast) {
+      store_(config.train.workDir, config.checkpoint.keepLast),
+      resolvedConfig_(toToml(config)),
+      configHash_(fmt::format("{:016x}", configHash(config))),
+      trainListHash_(fmt::format("{:016x}", fileListHash(trainLoader.dataset().samples()))),
+      valListHash_(fmt::format("{:016x}", fileListHash(valLoader.dataset().samples()))) {
   checkPrecision(config.train.precision, device);
   if (config.train.channelsLast) model_->useChannelsLast();
   std::vector<std::pair<std::string, torch::Tensor>> named;
@@ -86,7 +90,7 @@ void Trainer::restore(const Checkpoint& ckpt, const std::string& source) {
   startBatch_ = ckpt.iter;
   bestTop1_ = ckpt.metrics.value("best_top1", -1.0);
   bestEpoch_ = ckpt.metrics.value("best_epoch", int64_t{0});
-  if (ckpt.configHash != fmt::format("{:016x}", configHash(config_))) {
+  if (ckpt.configHash != configHash_) {
     log->warn("{}: written with another config (see its 'config' entry); continuing with this one",
               source);
   }
@@ -126,10 +130,10 @@ Checkpoint Trainer::snapshot(int64_t epoch, int64_t iter) {
   c.lrScale = lrScale_;
   c.lossScale = scaler_.scale();
   c.lossScaleGoodSteps = scaler_.goodSteps();
-  c.config = toToml(config_);
-  c.configHash = fmt::format("{:016x}", configHash(config_));
-  c.trainListHash = fmt::format("{:016x}", fileListHash(trainLoader_.dataset().samples()));
-  c.valListHash = fmt::format("{:016x}", fileListHash(valLoader_.dataset().samples()));
+  c.config = resolvedConfig_;
+  c.configHash = configHash_;
+  c.trainListHash = trainListHash_;
+  c.valListHash = valListHash_;
   c.worldSize = comm_.size();
   c.backbone = config_.model.backbone;
   c.numClasses = config_.model.numClasses;
@@ -209,7 +213,7 @@ TrainResult Trainer::run() {
       result.stopRequested = true;
       break;
     }
-    if (validationDue(epoch)) result.lastValidation = validate(epoch);
+    if (validationDue(epoch)) validate(epoch);
     if (checkpointDue(epoch)) saveCheckpoint(epoch + 1, 0);
   }
   if (lastVal_) result.lastValidation = *lastVal_;
@@ -329,7 +333,7 @@ Trainer::EpochEnd Trainer::trainEpoch(int64_t epoch, int64_t firstBatch) {
   return EpochEnd::Finished;
 }
 
-EvalResult Trainer::validate(int64_t epoch) {
+void Trainer::validate(int64_t epoch) {
   Stopwatch time;
   averageBuffers(*model_, comm_);
   const EvalResult r = evaluate(model_, valLoader_, device_, comm_, epoch, config_.train.precision);
@@ -352,7 +356,6 @@ EvalResult Trainer::validate(int64_t epoch) {
     bestEpoch_ = epoch + 1;
     pendingBest_ = true;
   }
-  return r;
 }
 
 }  // namespace tsn

@@ -61,7 +61,8 @@ class Trainer {
   enum class EpochEnd { Finished, MaxSteps, StopRequested };
   EpochEnd trainEpoch(int64_t epoch, int64_t firstBatch);
   void checkFinite(const torch::Tensor& loss) const;
-  EvalResult validate(int64_t epoch);
+  /// Validates, logs, and records the result (lastVal_) and whether it is the best so far.
+  void validate(int64_t epoch);
   bool validationDue(int64_t epoch) const;
   bool checkpointDue(int64_t epoch) const;
   bool stopRequested();
@@ -81,6 +82,8 @@ class Trainer {
   LossScaler scaler_;
   MetricLog metricLog_;
   CheckpointStore store_;
+  /// What every checkpoint records about the run, fixed for its whole length: computed once.
+  std::string resolvedConfig_, configHash_, trainListHash_, valListHash_;
   const std::atomic<int>* stopFlag_ = nullptr;
   int64_t step_ = 0;
   int64_t startEpoch_ = 0;
