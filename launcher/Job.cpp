@@ -1,6 +1,7 @@
 #include "Job.h"
 
 #include "common/Error.h"
+#include "common/Logging.h"
 #include "common/Main.h"
 #include "dist/CommunicatorFactory.h"
 #include "model/Weights.h"
@@ -14,6 +15,11 @@ Job Job::start(const Config& config, int* argc, char*** argv, bool single) {
   job.comm = makeCommunicator(config.dist, job.world.get());
   job.device = pickDevice(*job.comm);
   return job;
+}
+
+void Job::initLogging(const Config& config, const std::string& logDir) const {
+  logging::init({comm->rank(), comm->size(), config.log.level,
+                 config.log.rankFiles ? logDir : std::string(), config.log.consoleAllRanks});
 }
 
 int Job::finish(int code) const {

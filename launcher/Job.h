@@ -22,6 +22,10 @@ struct Job {
   /// communicator for dist.backend and picks the device of the local rank.
   static Job start(const Config& config, int* argc, char*** argv, bool single = false);
 
+  /// Logging with this rank's tag and config.log's level and console choice; one file per
+  /// rank under `logDir` when given (and config.log.rank_files is on).
+  void initLogging(const Config& config, const std::string& logDir = "") const;
+
   /// A failed rank of several ends the whole job (MPI_Abort) instead of leaving the others
   /// waiting in a collective. Returns `code` otherwise (also kExitStopped: every rank stops
   /// together, in order).

@@ -108,9 +108,7 @@ int main(int argc, char** argv) {
 
     const std::filesystem::path workDir = config.train.workDir;
     std::filesystem::create_directories(workDir);
-    tsn::logging::init({comm->rank(), comm->size(), config.log.level,
-                        config.log.rankFiles ? (workDir / "logs").string() : "",
-                        config.log.consoleAllRanks});
+    job.initLogging(config, (workDir / "logs").string());
     auto log = tsn::logging::get("main");
     const std::string resolved = tsn::toToml(config);
     if (comm->rank() == 0) std::ofstream(workDir / "config.toml") << resolved;

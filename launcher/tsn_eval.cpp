@@ -64,8 +64,7 @@ int main(int argc, char** argv) {
       throw tsn::ConfigError("no list: give --list, data.test_list or data.val_list");
     job = tsn::Job::start(config, &argc, &argv);
     auto& comm = *job.comm;
-    tsn::logging::init(
-        {comm.rank(), comm.size(), config.log.level, "", config.log.consoleAllRanks});
+    job.initLogging(config);
     auto log = tsn::logging::get("eval");
     auto model = tsn::loadCheckpointModel(config, checkpoint, job.device);
     auto loader = tsn::makeClipLoader(config, list, false, comm.rank(), comm.size());

@@ -80,8 +80,7 @@ int main(int argc, char** argv) {
     }
     job = tsn::Job::start(config, &argc, &argv, /*single=*/!saveInputs.empty());
     auto& comm = *job.comm;
-    tsn::logging::init(
-        {comm.rank(), comm.size(), config.log.level, "", config.log.consoleAllRanks});
+    job.initLogging(config);
     auto model = tsn::loadCheckpointModel(config, checkpoint, job.device);
     auto loader = tsn::makeClipLoader(config, samples, list.empty() ? "--video" : list, false,
                                       comm.rank(), comm.size());
