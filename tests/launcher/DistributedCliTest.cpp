@@ -28,14 +28,7 @@ class DistributedCli : public ::testing::Test {
 backbone = "resnet18"
 width = 4
 num_classes = 2
-[data]
-root = "{0}"
-train_list = "{0}/train.list"
-val_list = "{0}/val.list"
-short_size = 40
-target_size = 32
-workers = 1
-[train]
+{0}[train]
 epochs = 2
 batch_size = 2
 lr = 0.01
@@ -43,7 +36,8 @@ log_interval = 1
 work_dir = "{1}"
 {2}
 )",
-                                         data_.string(), (dir_->path() / "work").string(), extra));
+                                         testing::syntheticDataSection(data_),
+                                         (dir_->path() / "work").string(), extra));
     return file;
   }
 

@@ -29,20 +29,12 @@ class EvalCli : public ::testing::Test {
     }
     testing::writeFile(dir_->path() / "eval.list", listed + "broken.mp4 1\n");  // 15 + 1
     // Width 64: torchvision's ResNet-18, so the Python test can load it.
-    testing::writeFile(dir_->path() / "run.toml",
-                       fmt::format(R"([model]
+    testing::writeFile(dir_->path() / "run.toml", fmt::format(R"([model]
 backbone = "resnet18"
 width = 64
 num_classes = 3
 dropout = 0.0
-[data]
-root = "{0}"
-train_list = "{0}/train.list"
-val_list = "{0}/val.list"
-short_size = 40
-target_size = 32
-workers = 1
-[train]
+{0}[train]
 epochs = 1
 batch_size = 4
 lr = 0.01
@@ -50,7 +42,8 @@ work_dir = "{1}"
 [eval]
 batch_size = 3
 )",
-                                   data.string(), (dir_->path() / "work").string()));
+                                                              testing::syntheticDataSection(data),
+                                                              (dir_->path() / "work").string()));
     const auto r = testing::run(testing::binary("tsn_dist") + " --config " + config());
     ASSERT_EQ(r.exitCode, 0) << r.output;
     checkpoint_ = new std::string(CheckpointStore(dir_->path() / "work", 1).list().at(0).string());

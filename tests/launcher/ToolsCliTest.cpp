@@ -121,23 +121,18 @@ TEST_F(ToolsCli, ConvertedTorchvisionWeightsLoadAsPretrained) {
                    "/tools/convert_weights.py --from torchvision " + tv.string() + " " +
                    ours.string());
   ASSERT_EQ(r.exitCode, 0) << r.output;
-  testing::writeFile(dir_->path() / "pre.toml", fmt::format(R"([model]
+  testing::writeFile(dir_->path() / "pre.toml",
+                     fmt::format(R"([model]
 backbone = "resnet18"
 num_classes = 3
 pretrained = "{1}"
-[data]
-root = "{0}"
-train_list = "{0}/train.list"
-val_list = "{0}/val.list"
-short_size = 40
-target_size = 32
-[train]
+{0}[train]
 epochs = 1
 batch_size = 2
 work_dir = "{2}"
 )",
-                                                            data_.string(), ours.string(),
-                                                            (dir_->path() / "pre_work").string()));
+                                 testing::syntheticDataSection(data_), ours.string(),
+                                 (dir_->path() / "pre_work").string()));
   r = testing::run(testing::binary("tsn_dist") + " --config " +
                    (dir_->path() / "pre.toml").string() + " --debug --max-steps 1");
   ASSERT_EQ(r.exitCode, 0) << r.output;

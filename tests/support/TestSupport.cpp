@@ -60,6 +60,18 @@ std::filesystem::path syntheticDataset(const std::filesystem::path& dir, int cla
   return dir;
 }
 
+std::string syntheticDataSection(const std::filesystem::path& data) {
+  return fmt::format(R"([data]
+root = "{0}"
+train_list = "{0}/train.list"
+val_list = "{0}/val.list"
+short_size = 40
+target_size = 32
+workers = 1
+)",
+                     data.string());
+}
+
 std::string binary(const std::string& name) {
   return (std::filesystem::path(TSN_BINARY_DIR) / "bin" / name).string();
 }

@@ -35,6 +35,10 @@ void writeFile(const std::filesystem::path& path, const std::string& text);
 std::filesystem::path syntheticDataset(const std::filesystem::path& dir, int classes,
                                        int videosPerClass, int frames = 30, int gop = 10);
 
+/// The [data] section of a config for a synthetic data set made by syntheticDataset(): its
+/// lists, 40 px short side, 32 px crops, one decode worker.
+std::string syntheticDataSection(const std::filesystem::path& data);
+
 /// Path of a built program in build/bin.
 std::string binary(const std::string& name);
 

@@ -26,14 +26,7 @@ backbone = "resnet18"
 width = 8
 num_classes = 4
 dropout = 0.0
-[data]
-root = "{0}"
-train_list = "{0}/train.list"
-val_list = "{0}/val.list"
-short_size = 40
-target_size = 32
-workers = 1
-[train]
+{0}[train]
 epochs = 12
 batch_size = 8
 lr = 0.01
@@ -46,7 +39,7 @@ work_dir = "{1}"
 [eval]
 batch_size = 16
 )",
-          data.string(), (dir.path() / "work").string(),
+          testing::syntheticDataSection(data), (dir.path() / "work").string(),
           GetParam() == "bf16_channels_last" ? "precision = \"bf16\"\nchannels_last = true" : ""),
       "training_test.toml");
   std::filesystem::create_directories(c.train.workDir);
