@@ -4,7 +4,8 @@
 /// Each class has its own object (shape and colour) and its own motion direction; each video
 /// varies the background, start position, size, hue, speed, brightness, noise and a grey
 /// distractor. A TSN learns the classes from a few sparsely sampled frames. Everything is a
-/// function of (seed, class, video index): the same seed gives the same files.
+/// function of (seed, class, video index): the same seed gives the same frames. The encoded
+/// bytes can still differ between runs on large sets (README, "The synthetic data set").
 
 #include <opencv2/core.hpp>
 

@@ -14,7 +14,8 @@ int main(int argc, char** argv) {
   app.add_option("--videos-per-class", o.videosPerClass, "videos per class")->capture_default_str();
   app.add_option("--val-fraction", o.valFraction, "share of each class in val.list")
       ->capture_default_str();
-  app.add_option("--seed", o.seed, "seed; the same seed gives the same files")
+  app.add_option("--seed", o.seed,
+                 "seed; the same seed gives the same content (README: encoded bytes may differ)")
       ->capture_default_str();
   app.add_option("--width", o.width, "frame width (even)")->capture_default_str();
   app.add_option("--height", o.height, "frame height (even)")->capture_default_str();
