@@ -13,6 +13,7 @@
 #include "config/Config.h"
 #include "data/ClipLoader.h"
 #include "data/FileList.h"
+#include "model/TorchSave.h"
 #include "train/Evaluator.h"
 
 namespace {
@@ -126,7 +127,7 @@ int main(int argc, char** argv) {
       }
       d.insert("clips", torch::cat(clips));
       d.insert("videos", paths);
-      const auto bytes = torch::pickle_save(d);
+      const auto bytes = tsn::torchSave(d);
       std::ofstream(saveInputs, std::ios::binary)
           .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     }

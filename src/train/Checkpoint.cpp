@@ -8,6 +8,7 @@
 #include <regex>
 
 #include "common/Error.h"
+#include "model/TorchSave.h"
 
 namespace tsn {
 namespace {
@@ -164,7 +165,7 @@ std::string serializeCheckpoint(const Checkpoint& c) {
   d.insert("backbone", c.backbone);
   d.insert("num_classes", c.numClasses);
   d.insert("metrics", c.metrics.dump());
-  const std::vector<char> bytes = torch::pickle_save(d);
+  const std::vector<char> bytes = torchSave(d);
   return std::string(bytes.begin(), bytes.end());
 }
 
