@@ -69,6 +69,9 @@ int main(int argc, char** argv) {
       auto all = debugOverrides(maxSteps);
       all.insert(all.end(), overrides.begin(), overrides.end());
       overrides = all;
+      // cuBLAS is deterministic only with a fixed workspace, set before its first handle;
+      // without it LibTorch refuses the first matrix product on a GPU in deterministic mode.
+      setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", /*overwrite=*/0);
       at::globalContext().setDeterministicAlgorithms(true, false);
       at::globalContext().setBenchmarkCuDNN(false);
     }

@@ -78,7 +78,10 @@ def main():
     sgd = torch.optim.SGD(model.parameters(), lr=train_cfg.get("lr", 0.01),
                           momentum=train_cfg.get("momentum", 0.9),
                           weight_decay=train_cfg.get("weight_decay", 1e-4))
-    scaler = torch.cuda.amp.GradScaler(enabled=precision == "fp16")
+    if hasattr(torch, "amp") and hasattr(torch.amp, "GradScaler"):  # PyTorch >= 2.3
+        scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+    else:
+        scaler = torch.cuda.amp.GradScaler(enabled=precision == "fp16")
     clips = torch.randn(batch, segments, 3, size, size, device=device)
     labels = torch.randint(num_classes, (batch,), device=device)
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
@@ -92,7 +95,7 @@ def main():
             scores = model.fc(model.dropout(model.backbone(frames)))
             scores = scores.view(n, segments, -1).mean(1)
         loss = torch.nn.functional.cross_entropy(scores.float(), labels)
-        sgd.zero_grad()
+        sgd.zero_grad(set_to_none=True)  # the default since PyTorch 2.0, and what ours does
         scaler.scale(loss).backward()
         scaler.step(sgd)
         scaler.update()

@@ -93,15 +93,25 @@ torch::Tensor LossScaler::scaleLoss(const torch::Tensor& loss) const {
 bool LossScaler::unscaleAndUpdate(const std::vector<torch::Tensor>& parameters) {
   if (!enabled_) return true;
   torch::NoGradGuard noGrad;
-  torch::Tensor bad;
+  std::vector<torch::Tensor> grads;
   for (const auto& p : parameters) {
-    if (!p.grad().defined()) continue;
-    auto grad = p.grad();
-    grad.mul_(1.0 / scale_);
-    const auto nonFinite = grad.isfinite().logical_not().any();
-    bad = bad.defined() ? bad.logical_or(nonFinite) : nonFinite;
+    if (p.grad().defined()) grads.push_back(p.grad());
   }
-  const bool overflow = bad.defined() && bad.item<bool>();  // one device sync per step
+  torch::Tensor bad;
+  if (!grads.empty() && grads.front().is_cuda()) {
+    // GradScaler's fused kernel: every gradient unscaled and checked in one multi-tensor pass.
+    const auto options = grads.front().options().dtype(torch::kFloat32);
+    bad = torch::zeros({1}, options);
+    at::_amp_foreach_non_finite_check_and_unscale_(grads, bad,
+                                                   torch::full({1}, 1.0 / scale_, options));
+  } else {
+    for (auto& grad : grads) {
+      grad.mul_(1.0 / scale_);
+      const auto nonFinite = grad.isfinite().logical_not().any();
+      bad = bad.defined() ? bad.logical_or(nonFinite) : nonFinite;
+    }
+  }
+  const bool overflow = bad.defined() && bad.item<double>() != 0;  // one device sync per step
   if (overflow) {
     scale_ /= 2;
     goodSteps_ = 0;

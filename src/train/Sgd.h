@@ -20,6 +20,7 @@ class Sgd {
   /// p -= lr * buf, buf = momentum * buf + (grad + weight_decay * p); the first step sets buf
   /// to the gradient. Parameters without a gradient are left alone.
   void step(double lr);
+  /// Drops the gradients (backward allocates fresh ones).
   void zeroGrad();
 
   /// Momentum buffers by parameter name (those that exist yet).

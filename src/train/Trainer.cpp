@@ -1,6 +1,5 @@
 #include "train/Trainer.h"
 
-#include <cmath>
 #include <filesystem>
 
 #include "common/Error.h"
@@ -8,6 +7,7 @@
 #include "common/Logging.h"
 #include "common/Stopwatch.h"
 #include "dist/ModelSync.h"
+#include "train/DeviceMemory.h"
 #include "train/Metrics.h"
 
 namespace tsn {
@@ -42,6 +42,7 @@ Trainer::Trainer(const Config& config, Tsn model, ClipLoader& trainLoader, ClipL
       valLoader_(valLoader),
       comm_(comm),
       device_(device),
+      trainingStep_(config, model_, comm, device),
       lrScale_(config.train.lrReferenceBatch > 0
                    ? static_cast<double>(config.train.batchSize * comm.size()) /
                          static_cast<double>(config.train.lrReferenceBatch)
@@ -53,7 +54,6 @@ Trainer::Trainer(const Config& config, Tsn model, ClipLoader& trainLoader, ClipL
             return scaled;
           }(),
           trainLoader.batchesPerEpoch()),
-      scaler_(config.train.precision == Precision::Fp16),
       metricLog_(comm.rank() == 0
                      ? (std::filesystem::path(config.train.workDir) / "metrics.jsonl").string()
                      : ""),
@@ -61,29 +61,15 @@ Trainer::Trainer(const Config& config, Tsn model, ClipLoader& trainLoader, ClipL
       resolvedConfig_(toToml(config)),
       configHash_(fmt::format("{:016x}", configHash(config))),
       trainListHash_(fmt::format("{:016x}", fileListHash(trainLoader.dataset().samples()))),
-      valListHash_(fmt::format("{:016x}", fileListHash(valLoader.dataset().samples()))) {
-  checkPrecision(config.train.precision, device);
-  if (config.train.channelsLast) model_->useChannelsLast();
-  std::vector<std::pair<std::string, torch::Tensor>> named;
-  for (const auto& p : model_->named_parameters()) {
-    if (!p.value().requires_grad()) continue;
-    trainable_.push_back(p.value());
-    named.emplace_back(p.key(), p.value());
-  }
-  if (comm.size() > 1) {
-    reducer_ = std::make_unique<GradientReducer>(trainable_, comm, config.dist.bucketMb);
-  }
-  optimizer_ =
-      std::make_unique<Sgd>(std::move(named), config.train.momentum, config.train.weightDecay);
-}
+      valListHash_(fmt::format("{:016x}", fileListHash(valLoader.dataset().samples()))) {}
 
 void Trainer::restore(const Checkpoint& ckpt, const std::string& source) {
   auto log = logging::get("train");
   checkCheckpointFits(ckpt, config_.model, source);
   const auto report = loadWeights(model_, ckpt.model, source);
   TSN_CHECK(report.skipped.empty(), "{}: classifier not restored", source);
-  optimizer_->setMomentum(ckpt.momentum, source);
-  scaler_.restore(ckpt.lossScale, ckpt.lossScaleGoodSteps);
+  trainingStep_.optimizer().setMomentum(ckpt.momentum, source);
+  trainingStep_.scaler().restore(ckpt.lossScale, ckpt.lossScaleGoodSteps);
   step_ = ckpt.step;
   lastSavedStep_ = ckpt.step;
   startEpoch_ = ckpt.epoch;
@@ -122,14 +108,14 @@ Checkpoint Trainer::snapshot(int64_t epoch, int64_t iter) {
   if (device_.is_cuda()) c.rngCuda = comm_.allGather(generatorState(device_));
   for (const auto& p : model_->named_parameters()) c.model.emplace(p.key(), p.value());
   for (const auto& b : model_->named_buffers()) c.model.emplace(b.key(), b.value());
-  c.momentum = optimizer_->momentum();
+  c.momentum = trainingStep_.optimizer().momentum();
   c.epoch = epoch;
   c.iter = iter;
   c.step = step_;
   c.baseLr = config_.train.lr;
   c.lrScale = lrScale_;
-  c.lossScale = scaler_.scale();
-  c.lossScaleGoodSteps = scaler_.goodSteps();
+  c.lossScale = trainingStep_.scaler().scale();
+  c.lossScaleGoodSteps = trainingStep_.scaler().goodSteps();
   c.config = resolvedConfig_;
   c.configHash = configHash_;
   c.trainListHash = trainListHash_;
@@ -194,11 +180,12 @@ TrainResult Trainer::run() {
       "training {} epochs x {} steps; batch {} per rank x {} ranks = global batch {}; lr {} "
       "(x{:.4g} linear scaling); {} trainable tensors on {}, {}{}; {}",
       t.epochs, trainLoader_.batchesPerEpoch(), t.batchSize, comm_.size(),
-      t.batchSize * comm_.size(), t.lr * lrScale_, lrScale_, trainable_.size(), device_.str(),
-      toString(t.precision), t.channelsLast ? ", channels-last" : "",
-      reducer_ ? fmt::format("gradients averaged over {} ranks in {} buckets ({})", comm_.size(),
-                             reducer_->bucketCount(), comm_.backendName())
-               : std::string("one rank"));
+      t.batchSize * comm_.size(), t.lr * lrScale_, lrScale_, trainingStep_.trainableCount(),
+      device_.str(), toString(t.precision), t.channelsLast ? ", channels-last" : "",
+      trainingStep_.reducer()
+          ? fmt::format("gradients averaged over {} ranks in {} buckets ({})", comm_.size(),
+                        trainingStep_.reducer()->bucketCount(), comm_.backendName())
+          : std::string("one rank"));
   TrainResult result;
   for (int64_t epoch = startEpoch_; epoch < t.epochs; ++epoch) {
     const EpochEnd end = trainEpoch(epoch, epoch == startEpoch_ ? startBatch_ : 0);
@@ -218,26 +205,9 @@ TrainResult Trainer::run() {
   }
   if (lastVal_) result.lastValidation = *lastVal_;
   result.steps = step_;
+  result.skippedSteps = skippedSteps_;
   result.lastCheckpoint = lastCheckpoint_;
   return result;
-}
-
-void Trainer::checkFinite(const torch::Tensor& loss) const {
-  if (!std::isfinite(loss.item<double>())) {
-    throw Error(
-        fmt::format("step {}: loss is {} (train.check_finite)", step_, loss.item<double>()));
-  }
-  for (const auto& p : model_->named_parameters()) {
-    const auto& grad = p.value().grad();
-    if (grad.defined() && !torch::isfinite(grad).all().item<bool>()) {
-      throw Error(
-          fmt::format("step {}: gradient of {} has NaN/Inf (train.check_finite)", step_, p.key()));
-    }
-    if (!torch::isfinite(p.value()).all().item<bool>()) {
-      throw Error(
-          fmt::format("step {}: parameter {} has NaN/Inf (train.check_finite)", step_, p.key()));
-    }
-  }
 }
 
 Trainer::EpochEnd Trainer::trainEpoch(int64_t epoch, int64_t firstBatch) {
@@ -263,50 +233,38 @@ Trainer::EpochEnd Trainer::trainEpoch(int64_t epoch, int64_t firstBatch) {
     if (!batch) break;
 
     const double lr = schedule_.at(step_);
-    // Pinned host batches (data.pin_memory) copy without blocking this thread.
-    const bool nonBlocking = device_.is_cuda();
-    const auto labels = batch->labels.to(device_, nonBlocking);
-    torch::Tensor scores, loss;
-    {
-      AutocastScope autocast(device_, config_.train.precision);
-      scores = model_->forward(batch->clips.to(device_, nonBlocking));
-    }
-    scores = scores.to(torch::kFloat32);  // the loss in fp32, on CPU and GPU alike
-    loss = torch::cross_entropy_loss(scores, labels);
-    optimizer_->zeroGrad();
-    scaler_.scaleLoss(loss).backward();
-    if (reducer_) reducer_->finish();
-    if (scaler_.unscaleAndUpdate(trainable_)) {
-      if (config_.train.checkFinite) checkFinite(loss);
-      if (config_.train.clipGradNorm > 0) {
-        torch::nn::utils::clip_grad_norm_(trainable_, config_.train.clipGradNorm);
-      }
-      optimizer_->step(lr);
-    } else {
+    const auto outcome = trainingStep_.run(batch->clips, batch->labels, lr, step_ + 1);
+    if (!outcome.applied) {
+      ++skippedSteps_;
       log->warn("step {}: fp16 gradients overflowed; step skipped, loss scale now {}", step_ + 1,
-                scaler_.scale());
+                trainingStep_.scaler().scale());
     }
     ++step_;
-    window.add(scores, labels, loss.item<double>());
+    window.add(outcome.scores, batch->labels, outcome.loss.item<double>());
 
     if ((i + 1) % config_.train.logInterval == 0 || i + 1 == steps) {
       const double seconds = windowTime.seconds();
       const double clipsPerS = window.count() * comm_.size() / std::max(seconds, 1e-9);
+      const auto memoryMb = peakDeviceMemoryMb(device_);
       log->info(
           "epoch {}/{} step {}/{} lr {:.3g} loss {:.4f} top1 {:.3f} top5 {:.3f} "
-          "{:.1f} clips/s data wait {:.2f}s",
+          "{:.1f} clips/s data wait {:.2f}s of {:.2f}s{}",
           epoch + 1, config_.train.epochs, i + 1, steps, lr, window.loss(), window.top1(),
-          window.top5(), clipsPerS, windowWait);
-      metricLog_.write({{"mode", "train"},
-                        {"epoch", epoch + 1},
-                        {"iter", i + 1},
-                        {"step", step_},
-                        {"lr", lr},
-                        {"loss", window.loss()},
-                        {"top1", window.top1()},
-                        {"top5", window.top5()},
-                        {"clips_per_s", clipsPerS},
-                        {"data_wait_s", windowWait}});
+          window.top5(), clipsPerS, windowWait, seconds,
+          memoryMb ? fmt::format(" mem {:.0f} MiB", *memoryMb) : std::string());
+      nlohmann::json record = {{"mode", "train"},
+                               {"epoch", epoch + 1},
+                               {"iter", i + 1},
+                               {"step", step_},
+                               {"lr", lr},
+                               {"loss", window.loss()},
+                               {"top1", window.top1()},
+                               {"top5", window.top5()},
+                               {"clips_per_s", clipsPerS},
+                               {"data_wait_s", windowWait},
+                               {"window_s", seconds}};
+      if (memoryMb) record["gpu_memory_peak_mb"] = *memoryMb;
+      metricLog_.write(record);
       window = AccuracyMeter{};
       windowTime.reset();
       windowWait = 0;

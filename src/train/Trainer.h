@@ -19,20 +19,19 @@
 #include "config/Config.h"
 #include "data/ClipLoader.h"
 #include "dist/Communicator.h"
-#include "dist/GradientReducer.h"
 #include "model/Tsn.h"
 #include "train/Checkpoint.h"
 #include "train/Evaluator.h"
 #include "train/LrSchedule.h"
 #include "train/MetricLog.h"
-#include "train/MixedPrecision.h"
-#include "train/Sgd.h"
+#include "train/TrainingStep.h"
 
 namespace tsn {
 
 struct TrainResult {
   EvalResult lastValidation;
   int64_t steps = 0;
+  int64_t skippedSteps = 0;    ///< fp16 steps whose gradients overflowed (no update)
   bool stopRequested = false;  ///< ended early by a stop request (a signal), checkpoint written
   std::filesystem::path lastCheckpoint;
 };
@@ -60,7 +59,6 @@ class Trainer {
  private:
   enum class EpochEnd { Finished, MaxSteps, StopRequested };
   EpochEnd trainEpoch(int64_t epoch, int64_t firstBatch);
-  void checkFinite(const torch::Tensor& loss) const;
   /// Validates, logs, and records the result (lastVal_) and whether it is the best so far.
   void validate(int64_t epoch);
   bool validationDue(int64_t epoch) const;
@@ -74,18 +72,16 @@ class Trainer {
   ClipLoader& valLoader_;
   Communicator& comm_;
   torch::Device device_;
-  std::vector<torch::Tensor> trainable_;
-  std::unique_ptr<Sgd> optimizer_;
-  std::unique_ptr<GradientReducer> reducer_;  ///< only with more than one rank
+  TrainingStep trainingStep_;
   double lrScale_ = 1;
   LrSchedule schedule_;
-  LossScaler scaler_;
   MetricLog metricLog_;
   CheckpointStore store_;
   /// What every checkpoint records about the run, fixed for its whole length: computed once.
   std::string resolvedConfig_, configHash_, trainListHash_, valListHash_;
   const std::atomic<int>* stopFlag_ = nullptr;
   int64_t step_ = 0;
+  int64_t skippedSteps_ = 0;
   int64_t startEpoch_ = 0;
   int64_t startBatch_ = 0;
   int64_t lastSavedStep_ = -1;
