@@ -4,6 +4,7 @@
 #
 #   tools/install_deps.sh            # everything (build, tests, Slurm, Python checkpoint tests)
 #   TSN_DEPS_SKIP_SLURM=1 tools/...  # leave out slurm-wlm and munge (laptops without Slurm)
+#   tools/install_deps.sh PKG ...    # the same plus these (tools/gpu/prepare.sh adds its own)
 set -euo pipefail
 
 packages=(
@@ -27,6 +28,7 @@ packages=(
 if [[ "${TSN_DEPS_SKIP_SLURM:-0}" != 1 ]]; then
   packages+=(slurm-wlm munge)
 fi
+packages+=("$@")
 
 missing=()
 for p in "${packages[@]}"; do

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 
 #include "common/Error.h"
@@ -12,10 +13,21 @@
 
 namespace tsn::testing {
 
+namespace {
+
+/// The build directory, or TSN_TEST_BINARY_DIR where the tests run away from their build (the
+/// GPU check runs them from gpu-bundle/ on another machine).
+std::filesystem::path binaryDir() {
+  const char* dir = std::getenv("TSN_TEST_BINARY_DIR");
+  return dir != nullptr && *dir != 0 ? std::filesystem::path(dir)
+                                     : std::filesystem::path(TSN_BINARY_DIR);
+}
+
+}  // namespace
+
 TempDir::TempDir(const std::string& name)
     // The pid keeps test processes that CTest runs in parallel out of each other's way.
-    : path_(std::filesystem::path(TSN_BINARY_DIR) / "test_tmp" /
-            (name + "." + std::to_string(getpid()))) {
+    : path_(binaryDir() / "test_tmp" / (name + "." + std::to_string(getpid()))) {
   std::filesystem::remove_all(path_);
   std::filesystem::create_directories(path_);
 }
@@ -73,7 +85,7 @@ workers = 1
 }
 
 std::string binary(const std::string& name) {
-  return (std::filesystem::path(TSN_BINARY_DIR) / "bin" / name).string();
+  return (binaryDir() / "bin" / name).string();
 }
 
 }  // namespace tsn::testing

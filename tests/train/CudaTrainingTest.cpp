@@ -1,0 +1,212 @@
+// Training on a GPU: what the CPU suites check, on CUDA, and what only a GPU has (fp16 with loss
+// scaling, pinned batches, the CUDA generator in checkpoints, the fused unscale kernel). Every
+// test skips where LibTorch sees no GPU, and CTest reports it skipped, never passed.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+
+#include "config/Config.h"
+#include "data/ClipLoader.h"
+#include "dist/Communicator.h"
+#include "model/Tsn.h"
+#include "model/Weights.h"
+#include "support/TestSupport.h"
+#include "train/Checkpoint.h"
+#include "train/MixedPrecision.h"
+#include "train/Trainer.h"
+
+namespace tsn {
+namespace {
+
+const torch::Device kGpu(torch::kCUDA, 0);
+
+class CudaTraining : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!torch::cuda::is_available()) GTEST_SKIP() << "needs a GPU: LibTorch sees none";
+    // Exact comparisons below: no TF32 in convolutions or matrix products.
+    at::globalContext().setAllowTF32CuDNN(false);
+    at::globalContext().setAllowTF32CuBLAS(false);
+  }
+};
+
+/// A config for a short run on a synthetic set of 4 classes x 16 videos (48 train, 16 val).
+Config shortRun(const testing::TempDir& dir, const std::string& work, const std::string& extra) {
+  const auto data = testing::syntheticDataset(dir.path() / "data", 4, 16, 30, 10);
+  Config c = parseConfig(
+      fmt::format(R"(
+[model]
+backbone = "resnet18"
+width = 8
+num_classes = 4
+dropout = 0.5
+{0}[train]
+epochs = 12
+batch_size = 8
+lr = 0.01
+lr_decay_epochs = [9]
+warmup_epochs = 1
+log_interval = 3
+val_interval = 6
+work_dir = "{1}"
+{2}
+[eval]
+batch_size = 16
+)",
+                  testing::syntheticDataSection(data), (dir.path() / work).string(), extra),
+      "cuda_training_test.toml");
+  std::filesystem::create_directories(c.train.workDir);
+  return c;
+}
+
+TrainResult train(const Config& c, Tsn model, const Checkpoint* resumeFrom = nullptr) {
+  LocalCommunicator comm;
+  auto trainLoader = makeClipLoader(c, c.data.trainList, true);
+  auto valLoader = makeClipLoader(c, c.data.valList, false);
+  model->to(kGpu);
+  Trainer trainer(c, model, *trainLoader, *valLoader, comm, kGpu);
+  if (resumeFrom != nullptr) trainer.restore(*resumeFrom, "resumed.pt");
+  return trainer.run();
+}
+
+TEST_F(CudaTraining, AutocastRunsConvolutionsInBf16AndFp16AndRestoresFp32) {
+  auto conv = torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 4, 3));
+  conv->to(kGpu);
+  const auto x = torch::randn({2, 3, 8, 8}, kGpu);
+  {
+    AutocastScope scope(kGpu, Precision::Bf16);
+    EXPECT_EQ(conv(x).scalar_type(), torch::kBFloat16);
+  }
+  {
+    AutocastScope scope(kGpu, Precision::Fp16);
+    EXPECT_EQ(conv(x).scalar_type(), torch::kHalf);
+    EXPECT_EQ(torch::matmul(x, x).scalar_type(), torch::kHalf);
+  }
+  EXPECT_EQ(conv(x).scalar_type(), torch::kFloat32);
+}
+
+TEST_F(CudaTraining, LossScalerUnscalesOnTheGpuAndSkipsOverflow) {
+  auto p = torch::zeros({3}, torch::TensorOptions().device(kGpu).requires_grad(true));
+  auto q = torch::zeros({2, 2}, torch::TensorOptions().device(kGpu).requires_grad(true));
+  LossScaler scaler(true, 1024.0, /*growthInterval=*/2);
+  p.mutable_grad() = torch::tensor({1024.0F, 2048.0F, -512.0F}, kGpu);
+  q.mutable_grad() = torch::full({2, 2}, 4096.0F, kGpu);
+  EXPECT_TRUE(scaler.unscaleAndUpdate({p, q}));
+  EXPECT_TRUE(torch::equal(p.grad().cpu(), torch::tensor({1.0F, 2.0F, -0.5F})));
+  EXPECT_TRUE(torch::equal(q.grad().cpu(), torch::full({2, 2}, 4.0F)));
+  q.mutable_grad() =
+      torch::tensor({{1.0F, std::numeric_limits<float>::infinity()}, {0.0F, 0.0F}}, kGpu);
+  EXPECT_FALSE(scaler.unscaleAndUpdate({p, q}));
+  EXPECT_DOUBLE_EQ(scaler.scale(), 512.0);
+  q.mutable_grad() = torch::tensor({{std::nanf(""), 0.0F}, {0.0F, 0.0F}}, kGpu);
+  EXPECT_FALSE(scaler.unscaleAndUpdate({p, q}));
+  EXPECT_DOUBLE_EQ(scaler.scale(), 256.0);
+}
+
+TEST_F(CudaTraining, ChannelsLastComputesTheScoresOfNchw) {
+  ModelConfig m;
+  m.backbone = "resnet18";
+  m.width = 8;
+  m.numClasses = 5;
+  m.dropout = 0;
+  torch::manual_seed(0);
+  Tsn plain(m), nhwc(m);
+  torch::NoGradGuard noGrad;
+  for (const auto& p : plain->named_parameters())
+    nhwc->named_parameters()[p.key()].copy_(p.value());
+  plain->to(kGpu);
+  nhwc->to(kGpu);
+  nhwc->useChannelsLast();
+  plain->eval();
+  nhwc->eval();
+  const auto clips = torch::randn({2, 3, 3, 32, 32}, kGpu);
+  EXPECT_TRUE(torch::allclose(plain(clips).cpu(), nhwc(clips).cpu(), 1e-4, 1e-4));
+}
+
+TEST_F(CudaTraining, LoaderPinsBatchesForNonBlockingCopies) {
+  testing::TempDir dir("cuda_pinned");
+  const Config c = shortRun(dir, "work", "");
+  ASSERT_TRUE(c.data.pinMemory);
+  auto loader = makeClipLoader(c, c.data.trainList, true);
+  loader->startEpoch(0, 0);
+  const auto batch = loader->next();
+  ASSERT_TRUE(batch.has_value());
+  EXPECT_TRUE(batch->clips.is_pinned());
+  EXPECT_TRUE(batch->labels.is_pinned());
+}
+
+/// The same short run in each precision on the GPU learns far above chance (0.25); fp16 with
+/// loss scaling does not skip every step.
+class CudaPrecision : public CudaTraining, public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(CudaPrecision, ShortRunLearns) {
+  testing::TempDir dir("cuda_training_" + GetParam());
+  const std::string extra = GetParam() == "fp32" ? ""
+                            : GetParam() == "bf16_channels_last"
+                                ? "precision = \"bf16\"\nchannels_last = true"
+                                : "precision = \"fp16\"";
+  const Config c = shortRun(dir, "work", extra);
+  torch::manual_seed(0);
+  const TrainResult result = train(c, Tsn(c.model));
+  EXPECT_EQ(result.steps, 12 * 6);
+  EXPECT_LT(result.skippedSteps, result.steps / 4) << "loss scaling skipped most steps";
+  EXPECT_EQ(result.lastValidation.clips, 16);
+  EXPECT_GE(result.lastValidation.top1, 0.75);
+}
+
+INSTANTIATE_TEST_SUITE_P(Gpu, CudaPrecision,
+                         ::testing::Values("fp32", "bf16_channels_last", "fp16"));
+
+TEST_F(CudaTraining, CheckpointResumesBitwiseAndLoadsOnTheCpu) {
+  // Reproducible GPU arithmetic: deterministic algorithms, cuBLAS with a fixed workspace (the
+  // variable must be set before cuBLAS starts, so this test runs first in its own process
+  // under CTest).
+  setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", 1);
+  at::globalContext().setDeterministicAlgorithms(true, false);
+  at::globalContext().setBenchmarkCuDNN(false);
+  testing::TempDir dir("cuda_resume");
+  // Dropout 0.5 draws from the CUDA generator: resuming must restore it.
+  const Config whole = shortRun(dir, "whole", "epochs = 2\nlr_decay_epochs = [1]");
+  torch::manual_seed(0);
+  const TrainResult uninterrupted = train(whole, Tsn(whole.model));
+
+  Config first = shortRun(dir, "resumed", "epochs = 2\nlr_decay_epochs = [1]\nmax_steps = 8");
+  torch::manual_seed(0);
+  const TrainResult stopped = train(first, Tsn(first.model));
+  ASSERT_EQ(stopped.steps, 8);
+  const Checkpoint ckpt = readCheckpoint(stopped.lastCheckpoint);
+  ASSERT_TRUE(ckpt.rngCuda.defined()) << "the CUDA generator state is not in the checkpoint";
+  Config rest = first;
+  rest.train.maxSteps = 0;
+  torch::manual_seed(123);  // whatever the generators hold, the checkpoint's states win
+  const TrainResult resumed = train(rest, Tsn(rest.model), &ckpt);
+  ASSERT_EQ(resumed.steps, uninterrupted.steps);
+
+  const Checkpoint a = readCheckpoint(uninterrupted.lastCheckpoint);
+  const Checkpoint b = readCheckpoint(resumed.lastCheckpoint);
+  ASSERT_EQ(a.model.size(), b.model.size());
+  for (const auto& [name, tensor] : a.model) {
+    EXPECT_TRUE(torch::equal(tensor, b.model.at(name))) << name << " differs after resuming";
+  }
+  ASSERT_EQ(a.momentum.size(), b.momentum.size());
+  for (const auto& [name, tensor] : a.momentum) {
+    EXPECT_TRUE(torch::equal(tensor, b.momentum.at(name))) << "momentum of " << name;
+  }
+
+  // The GPU checkpoint on the CPU: the same scores as on the GPU.
+  Tsn onGpu(whole.model), onCpu(whole.model);
+  loadWeights(onGpu, a.model, "a.pt");
+  loadWeights(onCpu, a.model, "a.pt");
+  onGpu->to(kGpu);
+  onGpu->eval();
+  onCpu->eval();
+  torch::NoGradGuard noGrad;
+  const auto clips = torch::randn({2, 3, 3, 32, 32});
+  EXPECT_TRUE(torch::allclose(onGpu(clips.to(kGpu)).cpu(), onCpu(clips), 1e-4, 1e-4));
+}
+
+}  // namespace
+}  // namespace tsn

@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Assembles gpu-bundle/ from a TSN_WITH_CUDA=ON build (tools/gpu/prepare.sh calls this).
+
+Copies the job binaries and the CUDA-labelled test executables (stripped), every shared library
+they load that the GPU machine lacks (everything ldd resolves outside the excluded prefixes and
+outside glibc / libstdc++ / libgcc), Open MPI's tree, and writes
+
+  tests.json     the CUDA-labelled CTest tests as commands, with paths relative to the bundle
+                 ({bundle}, {mpirun}) so that check.sh runs them on another machine without CTest
+  manifest.json  versions, git commit, build date, file sizes
+"""
+import argparse
+import datetime
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+# Present on every Linux the bundle runs on (glibc, the compiler's runtime, zlib, which Python
+# itself needs): never carried.
+SYSTEM_LIBS = re.compile(
+    r"^(ld-linux.*|linux-vdso.*|libc|libm|libdl|libpthread|librt|libutil|libresolv|libgcc_s|"
+    r"libstdc\+\+|libz)\.so")
+JOB_BINARIES = ["tsn_dist", "tsn_eval", "tsn_infer", "tsn_bench", "tsn_synth", "tsn_probe"]
+
+
+def ctest_cuda_tests(build):
+    out = subprocess.run(["ctest", "--test-dir", build, "-L", "cuda", "--show-only=json-v1"],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)["tests"]
+
+
+def relocate(arg, build, mpirun):
+    """A CTest command argument as check.sh sees it: {bundle}/tests/X, {mpirun}."""
+    if arg == mpirun:
+        return "{mpirun}"
+    tests = os.path.join(build, "tests") + os.sep
+    if arg.startswith(tests):
+        return "{bundle}/tests/" + arg[len(tests):]
+    return arg
+
+
+def test_manifest(build, mpirun):
+    manifest, executables = [], set()
+    for t in ctest_cuda_tests(build):
+        props = {p["name"]: p["value"] for p in t.get("properties", [])}
+        command = [relocate(a, build, mpirun) for a in t["command"]]
+        executables.update(a[len("{bundle}/tests/"):] for a in command
+                           if a.startswith("{bundle}/tests/"))
+        skip = props.get("SKIP_REGULAR_EXPRESSION", [])
+        manifest.append({
+            "name": t["name"],
+            "command": command,
+            "labels": props.get("LABELS", []),
+            "skip_regex": skip if isinstance(skip, list) else [skip],
+            "timeout_s": props.get("TIMEOUT", 300),
+        })
+    return manifest, sorted(executables)
+
+
+def shared_libraries(binary, library_path):
+    env = dict(os.environ, LD_LIBRARY_PATH=library_path)
+    out = subprocess.run(["ldd", binary], check=True, capture_output=True, text=True, env=env).stdout
+    libs = {}
+    for line in out.splitlines():
+        m = re.match(r"\s*(\S+) => (\S+)", line)
+        if m:
+            libs[m.group(1)] = m.group(2)
+        elif "not found" in line:
+            sys.exit(f"{binary}: {line.strip()} (library path {library_path})")
+    return libs
+
+
+def copy_binary(src, dst):
+    shutil.copy2(src, dst)
+    subprocess.run(["strip", "--strip-unneeded", dst], check=True)
+
+
+def assemble(args):
+    bundle, build = args.bundle, args.build
+    mpirun = os.path.join(args.mpi, "bin", "mpirun")
+    tests, test_executables = test_manifest(build, mpirun)
+    if not tests:
+        sys.exit(f"{build}: no CUDA-labelled tests (configured with TSN_WITH_CUDA=ON?)")
+    carried = {}
+    for sub, names in (("bin", JOB_BINARIES), ("tests", test_executables)):
+        for name in names:
+            src = os.path.join(build, sub, name)
+            copy_binary(src, os.path.join(bundle, sub, name))
+            carried[f"{sub}/{name}"] = src
+    excluded = tuple(os.path.realpath(p) + os.sep for p in args.exclude)
+    libs = {}
+    for rel, src in carried.items():
+        for soname, path in shared_libraries(src, args.library_path).items():
+            real = os.path.realpath(path)
+            if SYSTEM_LIBS.match(soname) or real.startswith(excluded):
+                continue
+            libs[soname] = real
+    for soname, real in sorted(libs.items()):
+        shutil.copy2(real, os.path.join(bundle, "lib", soname))
+    # Our binaries need GLIBCXX_3.4.30 (g++ 12); env.sh puts this copy on the library path only
+    # where the machine's own libstdc++ is older.
+    os.makedirs(os.path.join(bundle, "lib", "fallback"), exist_ok=True)
+    stdcxx = subprocess.run(["g++", "-print-file-name=libstdc++.so.6"], check=True,
+                            capture_output=True, text=True).stdout.strip()
+    shutil.copy2(os.path.realpath(stdcxx), os.path.join(bundle, "lib", "fallback", "libstdc++.so.6"))
+    # Open MPI: programs and libraries; headers, man pages and docs stay behind.
+    shutil.copytree(args.mpi, os.path.join(bundle, "mpi"), symlinks=True,
+                    ignore=shutil.ignore_patterns("include", "man", "doc*", "*.a", "*.la"))
+
+    with open(os.path.join(bundle, "tests.json"), "w") as f:
+        json.dump(tests, f, indent=2)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True).stdout.strip() != ""
+    sizes = {}
+    for dirpath, _, files in os.walk(bundle):
+        for name in files:
+            path = os.path.join(dirpath, name)
+            if not os.path.islink(path):
+                sizes[os.path.relpath(path, bundle)] = os.path.getsize(path)
+    manifest = {
+        "built": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "git_commit": commit.strip() + ("+uncommitted" if dirty else ""),
+        "versions": dict(v.split("=", 1) for v in args.versions),
+        "binaries": sorted(carried),
+        "libraries": sorted(libs),
+        "tests": [t["name"] for t in tests],
+        "bytes": sum(sizes.values()),
+        "largest_files": dict(sorted(sizes.items(), key=lambda kv: -kv[1])[:12]),
+    }
+    with open(os.path.join(bundle, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=2)
+    print(f"[bundle] {len(carried)} programs, {len(libs)} libraries, {len(tests)} CUDA tests, "
+          f"{manifest['bytes'] / 2**20:.1f} MiB")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    a = sub.add_parser("assemble")
+    a.add_argument("--build", required=True)
+    a.add_argument("--bundle", required=True)
+    a.add_argument("--mpi", required=True)
+    a.add_argument("--exclude", action="append", default=[])
+    a.add_argument("--library-path", required=True)
+    a.add_argument("--versions", nargs="*", default=[])
+    args = parser.parse_args()
+    assemble(args)
+
+
+if __name__ == "__main__":
+    main()

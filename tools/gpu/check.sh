@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The GPU check, one command on the GPU machine (one H100, no network; README "GPU check"):
+# runs every CUDA-labelled test, single-GPU training end to end, our training step against
+# PyTorch's, GPU checkpoint resume and fp16, from gpu-bundle/ (tools/gpu/prepare.sh makes it
+# on a CPU machine). Writes OUT/check.json (every figure and a status per step: passed, failed,
+# or not_run, never a skip counted as a pass), OUT/check.log, OUT/tests.log,
+# OUT/commands.log and OUT/e2e_metrics.jsonl. Exit 0 only if no step failed.
+#
+#   tools/gpu/check.sh --out DIR [--bundle gpu-bundle] [--cpu] [--budget-s 450] [--steps a,b]
+#
+# --cpu (or no GPU visible): the same steps at a small size on the CPU; whatever needs a GPU is
+# reported not_run. On the device machine:
+#   tools/gpu/check.sh --out "$OUT/check"          (carry gpu-bundle; 450 s budget, 600 s limit)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+bundle=gpu-bundle out="" mode=gpu extra=()
+while (($#)); do
+  case "$1" in
+    --bundle) bundle=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    --cpu) mode=cpu; shift ;;
+    --budget-s|--steps) extra+=("$1" "$2"); shift 2 ;;
+    *) echo "check.sh: unknown argument $1 (see the header of $0)" >&2; exit 2 ;;
+  esac
+done
+[[ -n "$out" ]] || { echo "check.sh: --out DIR is required" >&2; exit 2; }
+[[ -f "$bundle/manifest.json" ]] || {
+  echo "check.sh: no $bundle/manifest.json: make the bundle with tools/gpu/prepare.sh" >&2
+  exit 2
+}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+source tools/gpu/env.sh "$bundle"
+if [[ $mode == gpu ]] && ! nvidia-smi -L >/dev/null 2>&1; then
+  echo "check.sh: no GPU visible (nvidia-smi): running in CPU mode" >&2
+  mode=cpu
+fi
+work=${TSN_CHECK_WORK:-${TMPDIR:-/tmp}/tsn-gpu-check}
+set -o pipefail
+LD_LIBRARY_PATH=$TSN_SYSTEM_LD_LIBRARY_PATH "${TSN_PYTHON:-python3}" tools/gpu/check.py --bundle "$bundle" --out "$out" --work "$work" \
+  --mode "$mode" "${extra[@]}" 2>&1 | tee "$out/check.log"
