@@ -1,11 +1,16 @@
 #include "Job.h"
 
+#include <torch/version.h>
+
 #include "common/Error.h"
 #include "common/Logging.h"
 #include "common/Main.h"
 #include "dist/CommunicatorFactory.h"
 #include "model/Weights.h"
 #include "train/Checkpoint.h"
+#ifdef TSN_WITH_CUDA
+#include "dist/NcclSupport.h"
+#endif
 
 namespace tsn {
 
@@ -26,6 +31,17 @@ int Job::finish(int code) const {
   const bool failed = code != kExitOk && code != kExitStopped;
   if (failed && world && world->size() > 1) MpiWorld::abort(code);
   return code;
+}
+
+std::string describeBuild(const std::string& program) {
+#ifdef TSN_WITH_CUDA
+  const std::string build = fmt::format("CUDA build, NCCL {}", nccl::runtimeVersion());
+#else
+  const std::string build = "CPU build";
+#endif
+  const auto gpus = torch::cuda::is_available() ? torch::cuda::device_count() : 0;
+  return fmt::format("{} {} (LibTorch {}, {}; {} GPU{} visible)", program, TSN_VERSION,
+                     TORCH_VERSION, build, gpus, gpus == 1 ? "" : "s");
 }
 
 torch::Device pickDevice(const Communicator& comm) {

@@ -32,6 +32,10 @@ struct Job {
   int finish(int code) const;
 };
 
+/// `program`'s --version line: tsn-dist's version, the LibTorch it runs on, whether the build
+/// has CUDA and NCCL (with NCCL's version), and how many GPUs LibTorch sees.
+std::string describeBuild(const std::string& program);
+
 /// The GPU of this rank's local rank, or the CPU when LibTorch sees none. Error if a node runs
 /// more ranks than it has GPUs.
 torch::Device pickDevice(const Communicator& comm);

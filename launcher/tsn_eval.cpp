@@ -38,6 +38,7 @@ void writeConfusion(const torch::Tensor& m, const std::filesystem::path& file) {
 
 int main(int argc, char** argv) {
   CLI::App app{"Evaluate a TSN checkpoint on a file list"};
+  app.set_version_flag("--version", [] { return tsn::describeBuild("tsn_eval"); });
   std::string configPath, checkpoint, list, output;
   std::vector<std::string> overrides;
   int64_t numClips = 0, crops = 0;

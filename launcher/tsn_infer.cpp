@@ -42,6 +42,7 @@ std::vector<std::string> classNames(const std::string& file, int64_t numClasses)
 
 int main(int argc, char** argv) {
   CLI::App app{"Predict the classes of videos with a TSN checkpoint (JSON lines)"};
+  app.set_version_flag("--version", [] { return tsn::describeBuild("tsn_infer"); });
   std::string configPath, checkpoint, list, classesFile, output, saveInputs;
   std::vector<std::string> videos, overrides;
   int64_t topk = 5;

@@ -2,7 +2,7 @@
 """Training steps/s of the same TSN in PyTorch, for comparison with `tsn_bench train`.
 
 Reads the model, batch, precision and layout from the same TOML config (and --set overrides),
-builds torchvision's ResNet with TSN's head (dropout, linear, average over segments), and times
+builds torchvision's ResNet with TSN's head (tools/tsn_reference.py), and times
 forward + fp32 loss + backward + SGD on one batch held on the device. JSON on stdout.
 
   build/bin/tsn_bench train --config configs/tsn_r50_k400_seg3.toml --set train.precision=bf16
@@ -10,12 +10,15 @@ forward + fp32 loss + backward + SGD on one batch held on the device. JSON on st
 """
 import argparse
 import json
+import os
 import sys
 import time
 import tomllib
 
 import torch
-import torchvision
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tsn_reference import Tsn  # noqa: E402
 
 
 def load_config(path, overrides):
@@ -30,21 +33,6 @@ def load_config(path, overrides):
             parsed = value
         config.setdefault(section, {})[name] = parsed
     return config
-
-
-class Tsn(torch.nn.Module):
-    def __init__(self, backbone, num_classes, dropout):
-        super().__init__()
-        self.backbone = getattr(torchvision.models, backbone)()
-        features = self.backbone.fc.in_features
-        self.backbone.fc = torch.nn.Identity()
-        self.dropout = torch.nn.Dropout(dropout)
-        self.fc = torch.nn.Linear(features, num_classes)
-
-    def forward(self, clips):
-        n, t = clips.shape[:2]
-        scores = self.fc(self.dropout(self.backbone(clips.flatten(0, 1))))
-        return scores.view(n, t, -1).mean(1)
 
 
 def main():

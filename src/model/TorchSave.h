@@ -7,9 +7,11 @@
 
 namespace tsn {
 
-/// `value` in torch.save's zip format, as plain dicts, lists and tensors: Python's torch.load
-/// reads it with weights_only=True (its default since PyTorch 2.6). torch::pickle_save would
-/// add TorchScript type tags (torch.jit._pickle.restore_type_tag) that the safe loader refuses.
+/// `value` in torch.save's zip format, its dicts plain: Python's torch.load reads it with
+/// weights_only=True (its default since PyTorch 2.6), where torch::pickle_save adds TorchScript
+/// type tags (torch.jit._pickle.restore_type_tag) that the safe loader refuses. Lists of ints,
+/// floats, bools or tensors would still be written through torch.jit._pickle.build_* globals,
+/// which it refuses too: keep them out (tests/python/check_checkpoint.py checks the globals).
 std::vector<char> torchSave(const c10::IValue& value);
 
 }  // namespace tsn

@@ -23,6 +23,9 @@ class Sgd {
   /// Drops the gradients (backward allocates fresh ones).
   void zeroGrad();
 
+  /// The parameters it updates, by name.
+  const std::vector<std::pair<std::string, torch::Tensor>>& parameters() const { return params_; }
+
   /// Momentum buffers by parameter name (those that exist yet).
   StateDict momentum() const;
   /// Restores buffers saved by momentum(); every name must be one of this optimizer's, with its

@@ -26,7 +26,7 @@ TrainingStep::TrainingStep(const Config& config, Tsn model, Communicator& comm,
       scaler_(config.train.precision == Precision::Fp16) {
   checkPrecision(config.train.precision, device);
   if (config.train.channelsLast) model_->useChannelsLast();
-  for (const auto& [name, p] : trainableByName(model_)) trainable_.push_back(p);
+  for (const auto& [name, p] : optimizer_.parameters()) trainable_.push_back(p);
   if (comm.size() > 1) {
     reducer_ = std::make_unique<GradientReducer>(trainable_, comm, config.dist.bucketMb);
   }

@@ -62,6 +62,17 @@ void expectRefused(const testing::CommandResult& r, const std::filesystem::path&
   EXPECT_FALSE(std::filesystem::exists(workDir)) << "work started despite a bad config";
 }
 
+TEST(TsnDistVersion, SaysWhichLibTorchAndWhetherItSeesAGpu) {
+  for (const char* program : {"tsn_dist", "tsn_eval", "tsn_infer"}) {
+    const auto r = testing::run(testing::binary(program) + " --version");
+    EXPECT_EQ(r.exitCode, 0) << r.output;
+    EXPECT_THAT(r.output,
+                ::testing::MatchesRegex(std::string(program) +
+                                        " [0-9.]+ \\(LibTorch [0-9.]+.*, (CPU build|CUDA "
+                                        "build, NCCL [0-9.]+); [0-9]+ GPUs? visible\\)\n"));
+  }
+}
+
 TEST_F(TsnDistCli, UnknownKeyIsRefusedNamingFileLineAndKey) {
   const auto r = runWith(config("epochz = 3"));
   expectRefused(

@@ -4,45 +4,19 @@ weights and a linear classifier with head.fc.*, runs the clips tsn_infer saved (
 and compares with the logits tsn_infer wrote (--logits). Exit 0 and "N videos: logits match".
 
 Both files must also open with PyTorch's safe loader (torch.load(weights_only=True), the default
-since PyTorch 2.6): their pickles may name no global but tensor rebuilding and storages. Checked
-on the pickle itself, since PyTorch 1.13's safe loader cannot read floats at all.
+since PyTorch 2.6): tools/tsn_reference.py's load() checks every global their pickles name.
 
   check_checkpoint.py CHECKPOINT INPUTS.pt INFER.jsonl
 """
 import json
-import pickletools
+import os
 import sys
-import zipfile
 
 import torch
 import torchvision
 
-
-SAFE_GLOBALS = {"torch._utils._rebuild_tensor_v2", "collections.OrderedDict"}
-
-
-def check_safe_globals(path):
-    """Every global the pickle in a torch.save zip names is one weights_only=True allows."""
-    with zipfile.ZipFile(path) as z:
-        pickle = z.read(next(n for n in z.namelist() if n.endswith("/data.pkl")))
-    strings = []
-    for op, arg, _ in pickletools.genops(pickle):
-        if op.name == "GLOBAL":
-            name = arg.replace(" ", ".")
-        elif op.name == "STACK_GLOBAL":
-            name = ".".join(strings[-2:])
-        else:
-            if isinstance(arg, str):
-                strings.append(arg)
-            continue
-        if name not in SAFE_GLOBALS and not (name.startswith("torch.") and name.endswith("Storage")):
-            sys.exit(f"{path}: names {name}, which torch.load(weights_only=True) refuses")
-
-
-def load(path):
-    check_safe_globals(path)
-    safe = int(torch.__version__.split(".")[0]) >= 2
-    return torch.load(path, map_location="cpu", weights_only=safe)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+from tsn_reference import load  # noqa: E402
 
 
 def main():

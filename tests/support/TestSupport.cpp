@@ -15,19 +15,19 @@ namespace tsn::testing {
 
 namespace {
 
-/// The build directory, or TSN_TEST_BINARY_DIR where the tests run away from their build (the
-/// GPU check runs them from gpu-bundle/ on another machine).
-std::filesystem::path binaryDir() {
-  const char* dir = std::getenv("TSN_TEST_BINARY_DIR");
+/// Where temporary directories go: build/test_tmp, or $TSN_TEST_TMPDIR where the tests run
+/// away from their build (the GPU check runs them from gpu-bundle/ on another machine).
+std::filesystem::path tempRoot() {
+  const char* dir = std::getenv("TSN_TEST_TMPDIR");
   return dir != nullptr && *dir != 0 ? std::filesystem::path(dir)
-                                     : std::filesystem::path(TSN_BINARY_DIR);
+                                     : std::filesystem::path(TSN_BINARY_DIR) / "test_tmp";
 }
 
 }  // namespace
 
 TempDir::TempDir(const std::string& name)
     // The pid keeps test processes that CTest runs in parallel out of each other's way.
-    : path_(binaryDir() / "test_tmp" / (name + "." + std::to_string(getpid()))) {
+    : path_(tempRoot() / (name + "." + std::to_string(getpid()))) {
   std::filesystem::remove_all(path_);
   std::filesystem::create_directories(path_);
 }
@@ -85,7 +85,7 @@ workers = 1
 }
 
 std::string binary(const std::string& name) {
-  return (binaryDir() / "bin" / name).string();
+  return (std::filesystem::path(TSN_BINARY_DIR) / "bin" / name).string();
 }
 
 }  // namespace tsn::testing

@@ -6,8 +6,8 @@
 
 namespace tsn::testing {
 
-/// A fresh directory under build/test_tmp (or $TSN_TEST_BINARY_DIR/test_tmp), unique to this
-/// process, removed when the object goes away.
+/// A fresh directory under build/test_tmp (or $TSN_TEST_TMPDIR), unique to this process,
+/// removed when the object goes away.
 class TempDir {
  public:
   explicit TempDir(const std::string& name);
@@ -39,7 +39,7 @@ std::filesystem::path syntheticDataset(const std::filesystem::path& dir, int cla
 /// lists, 40 px short side, 32 px crops, one decode worker.
 std::string syntheticDataSection(const std::filesystem::path& data);
 
-/// Path of a built program in build/bin (or $TSN_TEST_BINARY_DIR/bin).
+/// Path of a built program in build/bin.
 std::string binary(const std::string& name);
 
 }  // namespace tsn::testing

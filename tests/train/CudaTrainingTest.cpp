@@ -16,6 +16,7 @@
 #include "support/TestSupport.h"
 #include "train/Checkpoint.h"
 #include "train/MixedPrecision.h"
+#include "train/Sgd.h"
 #include "train/Trainer.h"
 
 namespace tsn {
@@ -33,16 +34,18 @@ class CudaTraining : public ::testing::Test {
   }
 };
 
-/// A config for a short run on a synthetic set of 4 classes x 16 videos (48 train, 16 val).
-Config shortRun(const testing::TempDir& dir, const std::string& work, const std::string& extra) {
+/// A config for a short run on a synthetic set of 4 classes x 16 videos (48 train, 16 val): the
+/// CPU suite's Training test (tests/train/TrainingTest.cpp), with `extra` added to [train] and
+/// the dropout given.
+Config shortRun(const testing::TempDir& dir, const std::string& work, const std::string& extra,
+                double dropout = 0.0) {
   const auto data = testing::syntheticDataset(dir.path() / "data", 4, 16, 30, 10);
-  Config c = parseConfig(
-      fmt::format(R"(
+  Config c = parseConfig(fmt::format(R"(
 [model]
 backbone = "resnet18"
 width = 8
 num_classes = 4
-dropout = 0.5
+dropout = {3}
 {0}[train]
 epochs = 12
 batch_size = 8
@@ -56,8 +59,9 @@ work_dir = "{1}"
 [eval]
 batch_size = 16
 )",
-                  testing::syntheticDataSection(data), (dir.path() / work).string(), extra),
-      "cuda_training_test.toml");
+                                     testing::syntheticDataSection(data),
+                                     (dir.path() / work).string(), extra, dropout),
+                         "cuda_training_test.toml");
   std::filesystem::create_directories(c.train.workDir);
   return c;
 }
@@ -120,6 +124,8 @@ TEST_F(CudaTraining, ChannelsLastComputesTheScoresOfNchw) {
   plain->to(kGpu);
   nhwc->to(kGpu);
   nhwc->useChannelsLast();
+  EXPECT_TRUE(nhwc->named_parameters()["backbone.layer1.0.conv1.weight"].is_contiguous(
+      torch::MemoryFormat::ChannelsLast));
   plain->eval();
   nhwc->eval();
   const auto clips = torch::randn({2, 3, 3, 32, 32}, kGpu);
@@ -160,7 +166,42 @@ TEST_P(CudaPrecision, ShortRunLearns) {
 INSTANTIATE_TEST_SUITE_P(Gpu, CudaPrecision,
                          ::testing::Values("fp32", "bf16_channels_last", "fp16"));
 
-TEST_F(CudaTraining, CheckpointResumesBitwiseAndLoadsOnTheCpu) {
+TEST_F(CudaTraining, SgdMatchesLibTorchsSgdOnTheGpu) {
+  // Our multi-tensor SGD against torch::optim::SGD over 3 steps: a channels-last weight, a bias,
+  // and a parameter that gets its first gradient only at step 2.
+  torch::manual_seed(0);
+  std::vector<torch::Tensor> ours = {
+      torch::randn({8, 4, 3, 3}, kGpu).contiguous(torch::MemoryFormat::ChannelsLast),
+      torch::randn({8}, kGpu), torch::randn({5, 3}, kGpu)};
+  std::vector<torch::Tensor> theirs;
+  std::vector<std::pair<std::string, torch::Tensor>> named;
+  for (size_t k = 0; k < ours.size(); ++k) {
+    theirs.push_back(ours[k].clone().set_requires_grad(true));
+    ours[k].set_requires_grad(true);
+    named.emplace_back("p" + std::to_string(k), ours[k]);
+  }
+  Sgd sgd(named, 0.9, 1e-3);
+  torch::optim::SGD reference(theirs,
+                              torch::optim::SGDOptions(0.1).momentum(0.9).weight_decay(1e-3));
+  for (int step = 0; step < 3; ++step) {
+    sgd.zeroGrad();
+    reference.zero_grad();
+    for (size_t k = 0; k < ours.size(); ++k) {
+      if (k == 2 && step == 0) continue;  // no gradient yet
+      const auto grad = torch::randn_like(ours[k]);
+      ours[k].mutable_grad() = grad.clone();
+      theirs[k].mutable_grad() = grad.clone();
+    }
+    sgd.step(0.1);
+    reference.step();
+    for (size_t k = 0; k < ours.size(); ++k) {
+      EXPECT_TRUE(torch::allclose(ours[k], theirs[k], 1e-6, 1e-6)) << "parameter " << k;
+    }
+  }
+  EXPECT_EQ(sgd.momentum().size(), 3u);
+}
+
+TEST_F(CudaTraining, CheckpointResumesBitwiseAndScoresTheSameOnTheCpu) {
   // Reproducible GPU arithmetic: deterministic algorithms, cuBLAS with a fixed workspace (the
   // variable must be set before cuBLAS starts, so this test runs first in its own process
   // under CTest).
@@ -169,11 +210,11 @@ TEST_F(CudaTraining, CheckpointResumesBitwiseAndLoadsOnTheCpu) {
   at::globalContext().setBenchmarkCuDNN(false);
   testing::TempDir dir("cuda_resume");
   // Dropout 0.5 draws from the CUDA generator: resuming must restore it.
-  const Config whole = shortRun(dir, "whole", "epochs = 2\nlr_decay_epochs = [1]");
+  const Config whole = shortRun(dir, "whole", "epochs = 2\nlr_decay_epochs = [1]", 0.5);
   torch::manual_seed(0);
   const TrainResult uninterrupted = train(whole, Tsn(whole.model));
 
-  Config first = shortRun(dir, "resumed", "epochs = 2\nlr_decay_epochs = [1]\nmax_steps = 8");
+  Config first = shortRun(dir, "resumed", "epochs = 2\nlr_decay_epochs = [1]\nmax_steps = 8", 0.5);
   torch::manual_seed(0);
   const TrainResult stopped = train(first, Tsn(first.model));
   ASSERT_EQ(stopped.steps, 8);
@@ -196,7 +237,7 @@ TEST_F(CudaTraining, CheckpointResumesBitwiseAndLoadsOnTheCpu) {
     EXPECT_TRUE(torch::equal(tensor, b.momentum.at(name))) << "momentum of " << name;
   }
 
-  // The GPU checkpoint on the CPU: the same scores as on the GPU.
+  // The weights the GPU run saved score on the CPU as on the GPU.
   Tsn onGpu(whole.model), onCpu(whole.model);
   loadWeights(onGpu, a.model, "a.pt");
   loadWeights(onCpu, a.model, "a.pt");

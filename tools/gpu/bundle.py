@@ -23,7 +23,6 @@ import sys
 SYSTEM_LIBS = re.compile(
     r"^(ld-linux.*|linux-vdso.*|libc|libm|libdl|libpthread|librt|libutil|libresolv|libgcc_s|"
     r"libstdc\+\+|libz)\.so")
-JOB_BINARIES = ["tsn_dist", "tsn_eval", "tsn_infer", "tsn_bench", "tsn_synth", "tsn_probe"]
 
 
 def ctest_cuda_tests(build):
@@ -85,7 +84,9 @@ def assemble(args):
     if not tests:
         sys.exit(f"{build}: no CUDA-labelled tests (configured with TSN_WITH_CUDA=ON?)")
     carried = {}
-    for sub, names in (("bin", JOB_BINARIES), ("tests", test_executables)):
+    with open(os.path.join(build, "gpu_check_programs.txt")) as f:  # tests/CMakeLists.txt
+        programs = f.read().strip().split(";")
+    for sub, names in (("bin", programs), ("tests", test_executables)):
         for name in names:
             src = os.path.join(build, sub, name)
             copy_binary(src, os.path.join(bundle, sub, name))

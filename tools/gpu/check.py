@@ -42,7 +42,7 @@ SIZES = {
                   "train.epochs=30", "train.lr_decay_epochs=[20, 26]", "train.warmup_epochs=1",
                   "train.val_interval=10", "train.log_interval=5", "train.precision=bf16",
                   "train.channels_last=true"],
-        "learns_top1": 0.5,
+        "learns_top1": 0.3,  # 3x chance; not yet measured on a GPU
         "bench": ["model.backbone=resnet50", "train.batch_size=32", "data.target_size=224"],
         "bench_iters": ["--iters", "30", "--warmup", "10"],
         "resume": ["model.backbone=resnet50", "train.batch_size=8", "data.target_size=112",
@@ -165,13 +165,31 @@ class Check:
             missing += [f"{rel}: {line.strip()}" for line in out.splitlines()
                         if "not found" in line]
         info["unresolved_libraries"] = missing
+        rc, version = self.run([self.bin("tsn_dist"), "--version"], 60)
+        info["tsn_dist"] = version.strip()
+        m = re.search(r"(\d+) GPUs? visible", version)
+        info["bundle_gpus"] = int(m.group(1)) if m else None
+        rc, head = self.run(["git", "-C", ROOT, "rev-parse", "HEAD"], 30)
+        info["checkout_commit"] = head.strip() if rc == 0 else None
         self.result["environment"] = info
-        if missing:
-            return {"status": "failed", "why": f"{len(missing)} libraries not found",
-                    "missing": missing[:20]}
+        # The bundle is built against one LibTorch (ABI) and from one commit (tests.json, check.py).
+        wanted = manifest["versions"]["torch"]
+        problems = [f"{len(missing)} libraries not found"] if missing else []
+        if info.get("torch") != wanted:
+            problems.append(f"python3's torch is {info.get('torch')}, the bundle needs {wanted}")
         if self.mode == "gpu" and not info.get("gpus"):
-            return {"status": "failed", "why": "GPU mode but torch sees no GPU"}
-        return {"status": "passed"}
+            problems.append("GPU mode, but python3's torch sees no GPU")
+        if self.mode == "gpu" and not info["bundle_gpus"]:
+            problems.append(f"GPU mode, but the bundle's LibTorch sees no GPU: {info['tsn_dist']}")
+        record = {"status": "failed" if problems else "passed"}
+        if problems:
+            record["why"] = "; ".join(problems)
+            record["missing"] = missing[:20]
+        if info["checkout_commit"] and not manifest["git_commit"].startswith(
+                info["checkout_commit"]):
+            record["warning"] = (f"bundle built from {manifest['git_commit']}, checkout at "
+                                 f"{info['checkout_commit']}: rebuild with tools/gpu/prepare.sh")
+        return record
 
     def cuda_tests(self):
         with open(os.path.join(self.bundle, "tests.json")) as f:
@@ -179,7 +197,7 @@ class Check:
         mpirun = os.path.join(self.bundle, "mpi", "bin", "mpirun")
         tmp = os.path.join(self.work, "tests")
         os.makedirs(tmp, exist_ok=True)
-        env = {"TSN_TEST_BINARY_DIR": tmp, "OMPI_ALLOW_RUN_AS_ROOT": "1",
+        env = {"TSN_TEST_TMPDIR": tmp, "OMPI_ALLOW_RUN_AS_ROOT": "1",
                "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
         results = []
         with open(os.path.join(self.out, "tests.log"), "w") as log:
@@ -188,7 +206,7 @@ class Check:
                            for a in t["command"]]
                 start = time.monotonic()
                 rc, output = self.run(command, t["timeout_s"], env, cwd=tmp)
-                skipped = any(re.search(r, output) for r in t["skip_regex"])
+                skipped = rc == 0 and any(re.search(r, output) for r in t["skip_regex"])
                 status = "skipped" if skipped else ("passed" if rc == 0 else "failed")
                 gtests = {
                     "ok": re.findall(r"^\[       OK \] (\S+)", output, re.M),
@@ -201,15 +219,20 @@ class Check:
                                 "gtests": gtests, "skip_reason": why[0].strip() if why else None})
                 log.write(f"===== {t['name']}: {status}\n{output}\n")
         counts = {s: sum(r["status"] == s for r in results) for s in ("passed", "failed", "skipped")}
-        # On one GPU the 2-rank NCCL suite cannot run: skipped, named, never passed.
-        needs_more_gpus = [r["name"] for r in results if r["status"] == "skipped"
-                           and r["skip_reason"] and "GPU" in r["skip_reason"]]
+        # On one GPU the 2-rank NCCL suite cannot run: skipped, named, never passed. Any other
+        # skip on a GPU machine is a failure (the bundle's LibTorch did not see the GPU).
+        gpus = self.result["environment"].get("bundle_gpus") or 0
+        needs_more_gpus = [
+            r["name"] for r in results if r["status"] == "skipped"
+            and re.fullmatch(r".*\.np(\d+)", r["name"])
+            and int(re.fullmatch(r".*\.np(\d+)", r["name"]).group(1)) > gpus
+            and r["skip_reason"] and "needs one GPU per rank" in r["skip_reason"]]
         if counts["failed"]:
             status = "failed"
-        elif self.mode == "cpu" or counts["passed"] == 0:
+        elif self.mode == "cpu":
             status = "not_run"
-        elif counts["skipped"] > len(needs_more_gpus):
-            status = "failed"  # a test skipped on a machine that should have run it
+        elif counts["skipped"] > len(needs_more_gpus) or counts["passed"] == 0:
+            status = "failed"
         else:
             status = "passed"
         return {"status": status, "counts": counts, "needs_more_gpus": needs_more_gpus,
@@ -309,11 +332,14 @@ class Check:
         if self.mode == "cpu":
             record.update(status="not_run", why="CPU mode: a smoke run, not a GPU figure")
         else:
-            low = [k for k, v in runs.items() if v["ratio"] < 1.0]
-            record["goal"] = "ratio ours / PyTorch >= 1.0"
+            # The goal is >= 1.0; two timings of equal code differ by a few percent, so the step
+            # fails only below 0.95 and says whether the goal was met.
+            record["goal"] = "ratio ours / PyTorch >= 1.0 (step fails below 0.95)"
+            record["goal_met"] = all(v["ratio"] >= 1.0 for v in runs.values())
+            low = [k for k, v in runs.items() if v["ratio"] < 0.95]
             record["status"] = "passed" if not low else "failed"
             if low:
-                record["why"] = f"below the goal: {', '.join(low)}"
+                record["why"] = f"slower than PyTorch: {', '.join(low)}"
         return record
 
     def resume_fp16(self):
@@ -336,14 +362,16 @@ class Check:
                 ckpts[name] = os.path.join(work_dir, "checkpoints", f.read().strip())
         rc, out = self.run([self.python, os.path.join(ROOT, "tools", "gpu", "compare_checkpoints.py"),
                             ckpts["uninterrupted"], ckpts["resumed"]], 120)
-        record["bitwise"] = json.loads(out) if rc in (0, 1) else out[-800:]
+        lines = [line for line in out.splitlines() if line.startswith("{")]
+        record["bitwise"] = json.loads(lines[-1]) if rc in (0, 1) and lines else out[-800:]
         # The GPU checkpoint on the CPU: our evaluator with the GPU hidden.
         rc, out = self.run([self.bin("tsn_eval"), "--config", CONFIG, "--checkpoint",
                             ckpts["resumed"]] + sum([["--set", o] for o in base], []), 180,
                            env={"CUDA_VISIBLE_DEVICES": ""})
         m = re.search(r"top1 ([0-9.]+)", out)
         record["cpu_eval"] = {"exit": rc, "top1": float(m.group(1)) if m else None}
-        resumed_ok = isinstance(record["bitwise"], dict) and record["bitwise"].get("equal")
+        resumed_ok = (isinstance(record["bitwise"], dict) and record["bitwise"].get("equal")
+                      and record["bitwise"].get("torchvision_strict_load") is True)
         cpu_ok = rc == 0 and m is not None
         if self.mode == "gpu":
             work_dir = os.path.join(self.work, "fp16")
@@ -436,7 +464,10 @@ def main():
     check.result["summary"] = {s: statuses.count(s) for s in ("passed", "failed", "not_run")}
     check.save()
     print(json.dumps(check.result["summary"]))
-    return 1 if "failed" in statuses else 0
+    if "failed" in statuses:
+        return 1
+    # On a GPU every step must have run; in CPU mode not_run is the expected outcome.
+    return 3 if args.mode == "gpu" and "not_run" in statuses else 0
 
 
 if __name__ == "__main__":

@@ -1,19 +1,23 @@
 #!/usr/bin/env python3
 """Compares two tsn-dist checkpoints bitwise (model and momentum) after loading them on the CPU
-with torch.load(weights_only=True), and loads the first into torchvision's ResNet (strict). JSON on stdout; exit 0
+with torch.load (tools/tsn_reference.py: the safe loader), and loads the first into torchvision's ResNet (strict). JSON on stdout; exit 0
 when they are equal, 1 when they differ.
 
   compare_checkpoints.py A.pt B.pt
 """
 import json
+import os
 import sys
 
 import torch
 import torchvision
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from tsn_reference import load  # noqa: E402
+
 
 def main():
-    a, b = (torch.load(p, map_location="cpu", weights_only=True) for p in sys.argv[1:3])
+    a, b = (load(p) for p in sys.argv[1:3])
     differing, compared = [], 0
     for section, get in (("model", lambda c: c["model"]),
                          ("optimizer.momentum", lambda c: c["optimizer"]["momentum"])):

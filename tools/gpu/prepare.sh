@@ -137,14 +137,10 @@ build_opencv() {
 
 # --- tsn-dist, TSN_WITH_CUDA=ON against all of the above ------------------------------------
 build=$work/build
-if [[ ! -f "$build/CMakeCache.txt" ]]; then
-  PKG_CONFIG_PATH=$deps/lib/pkgconfig cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-    -DTSN_WITH_CUDA=ON -DCUDAToolkit_ROOT="$cuda_root" \
-    -DCMAKE_PREFIX_PATH="$torch_dir/share/cmake;$deps" -DOpenCV_DIR="$deps/lib/cmake/opencv4" \
-    -DNCCL_ROOT="$nccl_dir" -DMPI_HOME="$mpi" -DMPIEXEC_EXECUTABLE="$mpi/bin/mpirun"
-fi
-export CCACHE_SLOPPINESS=${CCACHE_SLOPPINESS:-pch_defines,time_macros,include_file_mtime,include_file_ctime}
-timed build cmake --build "$build" -j "$jobs" --target tsn_gpu_check
+PKG_CONFIG_PATH=$deps/lib/pkgconfig TSN_BUILD_DIR=$build TSN_BUILD_TARGETS=tsn_gpu_check \
+  timed build tools/build.sh -DTSN_WITH_CUDA=ON -DCUDAToolkit_ROOT="$cuda_root" \
+  -DCMAKE_PREFIX_PATH="$torch_dir/share/cmake;$deps" -DOpenCV_DIR="$deps/lib/cmake/opencv4" \
+  -DNCCL_ROOT="$nccl_dir" -DMPI_HOME="$mpi" -DMPIEXEC_EXECUTABLE="$mpi/bin/mpirun"
 
 # --- gpu-bundle/ ------------------------------------------------------------------------------
 say "assembling $bundle"
