@@ -114,10 +114,12 @@ std::optional<Clip> ClipLoader::loadWithRetries(int64_t position, int64_t sample
   const int attempts = dataset_->training() ? options_.maxRetries + 1 : 1;
   int64_t index = sampleIndex;
   std::string lastError;
+  // The sample's slot in the epoch's order over all ranks (rank r holds slots r, r + w, ...):
+  // ranks draw independently, and a slot draws the same whatever the number of ranks.
+  const auto slot = static_cast<uint64_t>(position * options_.worldSize + options_.rank);
   for (int attempt = 0; attempt < attempts; ++attempt) {
-    const uint64_t seed =
-        mixSeed(mixSeed(options_.seed, static_cast<uint64_t>(epoch_)),
-                static_cast<uint64_t>(position) * 64 + static_cast<uint64_t>(attempt));
+    const uint64_t seed = mixSeed(mixSeed(options_.seed, static_cast<uint64_t>(epoch_)),
+                                  slot * 64 + static_cast<uint64_t>(attempt));
     try {
       Clip clip = dataset_->load(static_cast<size_t>(index), seed);
       *usedIndex = index;

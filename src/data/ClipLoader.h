@@ -4,8 +4,9 @@
 /// Each epoch shuffles the whole list with a seed that depends only on (seed, epoch), so all
 /// ranks agree on it, then rank r takes every world-th sample. Workers build whole batches and
 /// hand them over in order; at most `prefetch + workers` batches exist at once. Every random
-/// choice of a sample derives from (seed, epoch, position), so a run is reproducible whatever
-/// the thread timing. A worker's exception is rethrown by next().
+/// choice of a sample derives from (seed, epoch, its slot in the epoch's order over all ranks),
+/// so a run is reproducible whatever the thread timing, ranks draw independently, and a slot
+/// draws the same on 1 rank as on several. A worker's exception is rethrown by next().
 
 #include <torch/types.h>
 

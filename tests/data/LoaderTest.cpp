@@ -143,6 +143,34 @@ TEST_F(LoaderTest, SameBatchesWhateverTheNumberOfWorkers) {
   }
 }
 
+TEST_F(LoaderTest, RanksDrawIndependentlyAndEachSlotAsOneRankWould) {
+  // One video listed 8 times: clips differ only by their random offsets, crops and flips.
+  const std::vector<VideoSample> same(8, samples()[0]);
+  auto dataset = std::make_shared<ClipDataset>(same, model(), data(), true);
+  const auto firstBatch = [&](int rank, int world, int64_t batchSize) {
+    LoaderOptions o;
+    o.batchSize = batchSize;
+    o.rank = rank;
+    o.worldSize = world;
+    o.shuffle = true;
+    o.padToEqualShards = true;
+    o.seed = 11;
+    ClipLoader loader(dataset, o);
+    loader.startEpoch(1);
+    return *loader.next();
+  };
+  const Batch single = firstBatch(0, 1, 4);
+  const Batch rank0 = firstBatch(0, 2, 2), rank1 = firstBatch(1, 2, 2);
+  EXPECT_FALSE(torch::equal(rank0.clips[0], rank1.clips[0])) << "both ranks drew the same";
+  EXPECT_FALSE(torch::equal(rank0.clips[1], rank1.clips[1]));
+  // Rank r of 2 holds the epoch's slots r, r + 2, ...: 2 ranks x 2 clips are the 4 clips of one
+  // rank with batch 4, augmentation included.
+  EXPECT_TRUE(torch::equal(rank0.clips[0], single.clips[0]));
+  EXPECT_TRUE(torch::equal(rank1.clips[0], single.clips[1]));
+  EXPECT_TRUE(torch::equal(rank0.clips[1], single.clips[2]));
+  EXPECT_TRUE(torch::equal(rank1.clips[1], single.clips[3]));
+}
+
 TEST_F(LoaderTest, EvaluationIsDeterministicAndUnshuffled) {
   const auto a = epoch(samples("val.list"), false, 2);
   const auto b = epoch(samples("val.list"), false, 1);
