@@ -22,23 +22,23 @@
 #include "model/Weights.h"
 #include "train/Checkpoint.h"
 #include "train/MixedPrecision.h"
+#include "train/StepRecorder.h"
 #include "train/Trainer.h"
 
 namespace {
 
 /// --debug: one process, decoding in the training thread, a log line and a NaN/Inf check per
 /// step. Given before the user's --set, which can still change any of it.
-std::vector<std::string> debugOverrides(int64_t maxSteps) {
-  std::vector<std::string> o = {"data.workers=0", "train.log_interval=1", "train.check_finite=true",
-                                "dist.backend=local"};
-  if (maxSteps > 0) o.push_back(fmt::format("train.max_steps={}", maxSteps));
-  return o;
+std::vector<std::string> debugOverrides() {
+  return {"data.workers=0", "train.log_interval=1", "train.check_finite=true",
+          "dist.backend=local"};
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"Train a Temporal Segment Network"};
+  app.set_version_flag("--version", [] { return tsn::describeBuild("tsn_dist"); });
   std::string configPath;
   std::vector<std::string> overrides;
   bool debug = false;
@@ -48,7 +48,12 @@ int main(int argc, char** argv) {
   app.add_flag("--debug", debug,
                "one process, decoding in the training thread, deterministic algorithms, a NaN/Inf "
                "check and a log line per step");
-  app.add_option("--max-steps", maxSteps, "stop after this many steps (with --debug)");
+  app.add_option("--max-steps", maxSteps,
+                 "stop after this many steps, with a checkpoint (train.max_steps)");
+  std::string saveSteps;
+  app.add_option("--save-steps", saveSteps,
+                 "save the starting weights and every step's batch, LR and loss in this directory "
+                 "(torch.save files, for replaying the steps elsewhere; with --max-steps)");
   std::string resume, finetune;
   app.add_option("--resume", resume,
                  "continue a run: 'auto' (the newest valid checkpoint in train.work_dir, or a "
@@ -66,15 +71,15 @@ int main(int argc, char** argv) {
       if (ranks != nullptr && std::string(ranks) != "1") {
         throw tsn::ConfigError("--debug runs one process: start it without mpirun");
       }
-      auto all = debugOverrides(maxSteps);
-      all.insert(all.end(), overrides.begin(), overrides.end());
-      overrides = all;
+      const auto debugging = debugOverrides();
+      overrides.insert(overrides.begin(), debugging.begin(), debugging.end());
       // cuBLAS is deterministic only with a fixed workspace, set before its first handle;
       // without it LibTorch refuses the first matrix product on a GPU in deterministic mode.
       setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", /*overwrite=*/0);
       at::globalContext().setDeterministicAlgorithms(true, false);
       at::globalContext().setBenchmarkCuDNN(false);
     }
+    if (maxSteps > 0) overrides.push_back(fmt::format("train.max_steps={}", maxSteps));
     // Everything a user can get wrong is checked before any model or thread exists.
     const tsn::Config config = tsn::loadConfig(configPath, overrides);
     tsn::checkTrainingInputs(config);
@@ -151,6 +156,14 @@ int main(int argc, char** argv) {
 
     tsn::Trainer trainer(config, model, *trainLoader, *valLoader, *comm, device);
     if (resumeFrom) trainer.restore(resumeFrom->second, resumeFrom->first);
+    std::optional<tsn::StepRecorder> recorder;
+    if (!saveSteps.empty()) {
+      recorder.emplace(saveSteps, comm->rank());
+      if (comm->rank() == 0) recorder->saveInitial(model);
+      trainer.setStepObserver([&](int64_t step, const tsn::Batch& batch, double lr, double loss) {
+        recorder->saveStep(step, batch.clips, batch.labels, lr, loss);
+      });
+    }
     // After MPI started (it may install handlers of its own): SIGUSR1 / SIGTERM end training
     // at the next step with a checkpoint.
     trainer.setStopFlag(tsn::installStopSignals());

@@ -242,6 +242,7 @@ const std::vector<Section>& schema() {
         field("seglen", &C::model, &ModelConfig::seglen, atLeast<int64_t>(1)),
         field("dropout", &C::model, &ModelConfig::dropout, inRange(0, 1, true)),
         field("partial_bn", &C::model, &ModelConfig::partialBn),
+        field("norm_eval", &C::model, &ModelConfig::normEval),
         field("pretrained", &C::model, &ModelConfig::pretrained)}},
       {"data",
        {enumField("format", &C::data, &DataConfig::format, kFormatNames),

@@ -28,6 +28,10 @@ struct ModelConfig {
   int64_t seglen = 1;      ///< consecutive frames per segment
   double dropout = 0.5;    ///< before the classifier
   bool partialBn = false;  ///< freeze every BatchNorm but the first (TSN paper)
+  /// Every BatchNorm keeps its running statistics in training (eval mode) while its affine
+  /// parameters still learn: MMAction2's norm_eval. Per-sample arithmetic, so N ranks x b clips
+  /// compute what 1 rank x N*b does.
+  bool normEval = false;
   std::string pretrained;  ///< checkpoint to start from; empty: random initialisation
 };
 

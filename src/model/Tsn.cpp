@@ -15,7 +15,8 @@ torch::Tensor TsnHeadImpl::forward(torch::Tensor features, int64_t framesPerClip
   return scores.view({-1, framesPerClip, scores.size(1)}).mean(1);
 }
 
-TsnImpl::TsnImpl(const ModelConfig& config) : partialBn_(config.partialBn) {
+TsnImpl::TsnImpl(const ModelConfig& config)
+    : partialBn_(config.partialBn), normEval_(config.normEval) {
   backbone = register_module("backbone", ResNet(resnetDepth(config.backbone), config.width));
   head =
       register_module("head", TsnHead(backbone->featureDim(), config.numClasses, config.dropout));
@@ -53,11 +54,11 @@ void TsnImpl::useChannelsLast() {
 
 void TsnImpl::train(bool on) {
   torch::nn::Module::train(on);
-  if (on && partialBn_) {
+  if (on && (partialBn_ || normEval_)) {
     bool first = true;
     for (auto& module : backbone->modules(false)) {
       if (auto* bn = module->as<torch::nn::BatchNorm2d>()) {
-        if (!first) bn->eval();
+        if (normEval_ || !first) bn->eval();
         first = false;
       }
     }

@@ -31,7 +31,8 @@ class TsnImpl : public torch::nn::Module {
   /// clips [N, T, 3, H, W] -> class scores [N, K] (logits, before softmax).
   torch::Tensor forward(torch::Tensor clips);
 
-  /// As Module::train, but with partial BN every BatchNorm after the first stays in eval mode.
+  /// As Module::train, but with partial BN every BatchNorm after the first stays in eval mode,
+  /// and with norm_eval every BatchNorm does.
   void train(bool on = true) override;
 
   /// Stores the 4-D weights channels-last (NHWC) and feeds frames to the backbone the same way:
@@ -43,6 +44,7 @@ class TsnImpl : public torch::nn::Module {
 
  private:
   bool partialBn_ = false;
+  bool normEval_ = false;
   bool channelsLast_ = false;
 };
 TORCH_MODULE(Tsn);

@@ -240,7 +240,9 @@ Trainer::EpochEnd Trainer::trainEpoch(int64_t epoch, int64_t firstBatch) {
                 trainingStep_.scaler().scale());
     }
     ++step_;
-    window.add(outcome.scores, batch->labels, outcome.loss.item<double>());
+    const double loss = outcome.loss.item<double>();
+    window.add(outcome.scores, batch->labels, loss);
+    if (stepObserver_) stepObserver_(step_, *batch, lr, loss);
 
     if ((i + 1) % config_.train.logInterval == 0 || i + 1 == steps) {
       const double seconds = windowTime.seconds();

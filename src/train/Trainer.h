@@ -13,6 +13,7 @@
 #include <torch/torch.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 
@@ -51,6 +52,12 @@ class Trainer {
   /// is written and run() returns with stopRequested.
   void setStopFlag(const std::atomic<int>* flag) { stopFlag_ = flag; }
 
+  /// Called on every rank after each training step with the global step number (1-based), the
+  /// batch, its LR and this rank's loss (tsn_dist --save-steps records them).
+  using StepObserver =
+      std::function<void(int64_t step, const Batch& batch, double lr, double loss)>;
+  void setStepObserver(StepObserver observer) { stepObserver_ = std::move(observer); }
+
   TrainResult run();
 
   /// The checkpoint of the current state (all ranks must call: gathers random states).
@@ -80,6 +87,7 @@ class Trainer {
   /// What every checkpoint records about the run, fixed for its whole length: computed once.
   std::string resolvedConfig_, configHash_, trainListHash_, valListHash_;
   const std::atomic<int>* stopFlag_ = nullptr;
+  StepObserver stepObserver_;
   int64_t step_ = 0;
   int64_t skippedSteps_ = 0;
   int64_t startEpoch_ = 0;

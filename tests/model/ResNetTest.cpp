@@ -114,6 +114,28 @@ TEST(Tsn, PartialBnFreezesEveryBatchNormButTheFirst) {
   EXPECT_TRUE(torch::equal(buffers["backbone.layer2.0.bn1.running_mean"], laterBefore));
 }
 
+TEST(Tsn, NormEvalKeepsEveryRunningStatisticButTrainsTheAffineParameters) {
+  ModelConfig m = modelConfig("resnet18", 4);
+  m.width = 8;
+  m.normEval = true;
+  m.dropout = 0;
+  Tsn model(m);
+  model->train();
+  EXPECT_TRUE(model->is_training());
+  EXPECT_TRUE(model->named_parameters()["backbone.layer1.0.bn1.weight"].requires_grad());
+  auto buffers = model->named_buffers();
+  const auto first = buffers["backbone.bn1.running_mean"].clone();
+  const auto later = buffers["backbone.layer2.0.bn1.running_var"].clone();
+  const auto clips = torch::randn({4, 3, 3, 32, 32}) * 3 + 1;
+  const auto together = model->forward(clips);
+  EXPECT_TRUE(torch::equal(buffers["backbone.bn1.running_mean"], first));
+  EXPECT_TRUE(torch::equal(buffers["backbone.layer2.0.bn1.running_var"], later));
+  // Per-sample arithmetic: two halves give what the whole batch gives.
+  const auto halves =
+      torch::cat({model->forward(clips.slice(0, 0, 2)), model->forward(clips.slice(0, 2, 4))});
+  EXPECT_TRUE(torch::allclose(together, halves, 1e-5, 1e-6));
+}
+
 TEST(Tsn, WithoutPartialBnEveryBatchNormTrains) {
   ModelConfig m = modelConfig("resnet18", 4);
   m.width = 8;
