@@ -3,7 +3,7 @@
 # (40 train, 10 val), 160x120, 25 fps, 3 s, H.264 with B-frames, GOP 25. Skips the work when
 # the set is already there.
 #
-#   tools/make_synthetic.sh [OUT_DIR]      # default data/synthetic
+#   tools/make_synthetic.sh [OUT_DIR [SEED]]      # default data/synthetic, seed 1
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-data/synthetic}
@@ -12,4 +12,4 @@ if [[ -f "$out/val.list" && -f "$out/train.list" ]]; then
   exit 0
 fi
 build/bin/tsn_synth --out "$out" --classes 10 --videos-per-class 50 --val-fraction 0.2 \
-  --seed 1 --width 160 --height 120 --fps 25 --seconds 3 --gop 25
+  --seed "${2:-1}" --width 160 --height 120 --fps 25 --seconds 3 --gop 25

@@ -66,22 +66,30 @@ VideoSpec makeVideoSpec(int classId, int numClasses, int videoIndex, uint64_t se
   s.classId = classId;
   s.width = width;
   s.height = height;
+  // Neighbouring classes differ in hue (360/K degrees apart, a twelfth of that jitter), in
+  // brightness (odd classes darker) and in shape (three shapes cycle); classes two apart still
+  // differ in hue by 2 x 360/K and in shape.
   s.shape = classId % 3;
-  // Hues spread around the circle; shapes cycle, so neighbouring hues differ in shape too.
-  const double hue = 360.0 * classId / numClasses + jitter(360.0 / numClasses / 6);
-  s.color = hsvToRgb(hue, 0.85 + jitter(0.1), 0.85 + jitter(0.1));
-  s.radius = height * (0.16 + jitter(0.03));
+  const double hue = 360.0 * classId / numClasses + jitter(360.0 / numClasses / 12);
+  const double value = (classId % 2 == 0 ? 0.95 : 0.6) + jitter(0.04);
+  s.color = hsvToRgb(hue, 0.9 + jitter(0.05), value);
+  // About half the frame's height across, so it stays several pixels wide after the network's
+  // stem at the demo's 56 px crops.
+  s.radius = height * (0.24 + jitter(0.02));
   s.start = {s.radius + u(rng) * (width - 2 * s.radius),
              s.radius + u(rng) * (height - 2 * s.radius)};
-  const double direction = 2 * M_PI * classId / numClasses + jitter(0.2);
-  const double speed = height * (0.012 + jitter(0.004));
+  // Each class moves its own way; the fading trail behind the object (renderFrame) shows the
+  // direction in every single frame, so motion is a cue a frame-level network can use.
+  const double direction = 2 * M_PI * classId / numClasses + jitter(0.15);
+  const double speed = height * (0.02 + jitter(0.004));
   s.velocity = {speed * std::cos(direction), speed * std::sin(direction)};
+  // A dim, nearly grey background, so the object's colour stands out.
   const double bgHue = u(rng) * 360;
-  s.background[0] = hsvToRgb(bgHue, 0.15 + jitter(0.1), 0.35 + jitter(0.15));
-  s.background[1] = hsvToRgb(bgHue + 40, 0.15 + jitter(0.1), 0.55 + jitter(0.15));
+  s.background[0] = hsvToRgb(bgHue, 0.08 + jitter(0.05), 0.3 + jitter(0.08));
+  s.background[1] = hsvToRgb(bgHue + 40, 0.08 + jitter(0.05), 0.45 + jitter(0.08));
   s.distractorStart = {u(rng) * width, u(rng) * height};
   s.distractorVelocity = {jitter(2.0), jitter(2.0)};
-  s.noiseSigma = 4 + u(rng) * 4;
+  s.noiseSigma = 2 + u(rng) * 3;
   s.noiseSeed = rng();
   return s;
 }
@@ -92,14 +100,23 @@ cv::Mat renderFrame(const VideoSpec& s, int t) {
     const double a = static_cast<double>(y) / std::max(1, s.height - 1);
     frame.row(y).setTo(s.background[0] * (1 - a) + s.background[1] * a);
   }
-  const double dr = s.radius * 0.6;
+  const double dr = s.radius * 0.5;
   const cv::Point2d distractor(
       bounce(s.distractorStart.x, s.distractorVelocity.x, t, dr, s.width - dr),
       bounce(s.distractorStart.y, s.distractorVelocity.y, t, dr, s.height - dr));
   cv::circle(frame, distractor, cvRound(dr), cv::Scalar(128, 128, 128), cv::FILLED, cv::LINE_AA);
-  const cv::Point2d centre(bounce(s.start.x, s.velocity.x, t, s.radius, s.width - s.radius),
-                           bounce(s.start.y, s.velocity.y, t, s.radius, s.height - s.radius));
-  drawShape(frame, s.shape, centre, s.radius, s.color);
+  const auto centreAt = [&](int time) {
+    return cv::Point2d(bounce(s.start.x, s.velocity.x, time, s.radius, s.width - s.radius),
+                       bounce(s.start.y, s.velocity.y, time, s.radius, s.height - s.radius));
+  };
+  // The trail: where the object was 6, 4 and 2 frames ago, fading in.
+  for (const int back : {6, 4, 2}) {
+    cv::Mat ghost = frame.clone();
+    drawShape(ghost, s.shape, centreAt(t - back), s.radius * 0.8, s.color);
+    const double opacity = 0.15 * (8 - back) / 2.0;
+    cv::addWeighted(ghost, opacity, frame, 1 - opacity, 0, frame);
+  }
+  drawShape(frame, s.shape, centreAt(t), s.radius, s.color);
   cv::Mat noise(frame.size(), CV_16SC3);
   cv::RNG rng(s.noiseSeed + static_cast<uint64_t>(t));
   rng.fill(noise, cv::RNG::NORMAL, 0, s.noiseSigma);
