@@ -20,10 +20,6 @@ class ConfigError : public Error {
   using Error::Error;
 };
 
-/// The rank this process reports in error messages; set once the world is known.
-void setErrorRank(int rank);
-int errorRank();
-
 namespace detail {
 [[noreturn]] void throwCheckFailure(const char* file, int line, const char* expr,
                                     const std::string& message);
@@ -31,8 +27,8 @@ namespace detail {
 
 }  // namespace tsn
 
-/// TSN_CHECK(cond, "format {}", args...): throws tsn::Error naming the condition, file:line and
-/// rank when cond is false.
+/// TSN_CHECK(cond, "format {}", args...): throws tsn::Error naming the condition and file:line
+/// when cond is false. (The log line that reports it carries the rank.)
 #define TSN_CHECK(cond, ...)                                                                 \
   do {                                                                                       \
     if (!(cond)) {                                                                           \

@@ -53,4 +53,9 @@ std::string trim(std::string_view text) {
   return begin < end ? std::string(begin, end) : std::string();
 }
 
+uint64_t fnv1a(std::string_view text, uint64_t hash) {
+  for (const unsigned char c : text) hash = (hash ^ c) * 1099511628211ULL;
+  return hash;
+}
+
 }  // namespace tsn

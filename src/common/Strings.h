@@ -1,6 +1,7 @@
 #pragma once
 /// @file Small string helpers.
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,5 +19,10 @@ std::vector<std::string> split(std::string_view text, char sep);
 
 /// Removes leading and trailing whitespace.
 std::string trim(std::string_view text);
+
+/// FNV-1a, 64 bits: a stable hash of `text` (the same on every machine and run), continuing from
+/// `hash` to hash several strings in turn.
+inline constexpr uint64_t kFnvOffset = 1469598103934665603ULL;
+uint64_t fnv1a(std::string_view text, uint64_t hash = kFnvOffset);
 
 }  // namespace tsn

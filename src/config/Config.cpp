@@ -517,11 +517,7 @@ nlohmann::json toJson(const Config& config) {
 }
 
 uint64_t configHash(const Config& config) {
-  uint64_t hash = 1469598103934665603ULL;
-  for (const unsigned char c : toToml(config)) {
-    hash = (hash ^ c) * 1099511628211ULL;
-  }
-  return hash;
+  return fnv1a(toToml(config));
 }
 
 std::string toString(DataFormat format) {

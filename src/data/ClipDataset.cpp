@@ -10,6 +10,7 @@
 #include "common/Error.h"
 #include "data/Sampling.h"
 #include "data/Transforms.h"
+#include "video/AvError.h"
 #include "video/VideoReader.h"
 
 namespace tsn {
@@ -41,15 +42,13 @@ Clip ClipDataset::load(size_t index, uint64_t seed) const {
     numFrames = reader->info().numFrames;
   }
 
-  const ShortVideo shortVideo =
-      data_.shortVideo == ShortVideoMode::Loop ? ShortVideo::Loop : ShortVideo::RepeatLast;
   std::vector<int64_t> indices;
   if (training_) {
-    indices = sampleTrainFrames(numFrames, model_.segNum, model_.seglen, rng, shortVideo);
+    indices = sampleTrainFrames(numFrames, model_.segNum, model_.seglen, rng, data_.shortVideo);
   } else {
     for (int64_t c = 0; c < numClips_; ++c) {
       const auto clip =
-          sampleEvalFrames(numFrames, model_.segNum, model_.seglen, c, numClips_, shortVideo);
+          sampleEvalFrames(numFrames, model_.segNum, model_.seglen, c, numClips_, data_.shortVideo);
       indices.insert(indices.end(), clip.begin(), clip.end());
     }
   }
@@ -66,7 +65,10 @@ Clip ClipDataset::load(size_t index, uint64_t seed) const {
       // MMAction2's rawframes layout: img_00001.jpg is frame 0.
       const std::string file = fmt::format("{}/img_{:05d}.jpg", sample.path, i + 1);
       cv::Mat bgr = cv::imread(file, cv::IMREAD_COLOR);
-      if (bgr.empty()) throw Error(fmt::format("{}: cannot read frame image", file));
+      if (bgr.empty()) {
+        throw VideoError(VideoFailure::MissingFrameImage,
+                         fmt::format("{}: cannot read frame image", file));
+      }
       cv::Mat rgb;
       cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
       if (fixed) {

@@ -11,6 +11,7 @@
 #include "common/Logging.h"
 #include "common/Stopwatch.h"
 #include "data/FileList.h"
+#include "video/AvError.h"
 
 namespace tsn {
 namespace {
@@ -41,19 +42,6 @@ std::vector<int64_t> shardIndices(int64_t n, int rank, int worldSize, uint64_t s
   std::vector<int64_t> mine;
   for (size_t i = rank; i < all.size(); i += worldSize) mine.push_back(all[i]);
   return mine;
-}
-
-std::string failureReason(const std::string& message) {
-  static const std::pair<const char*, const char*> kPatterns[] = {
-      {"No such file", "missing file"},    {"no video stream", "no video stream"},
-      {"has no frames", "empty video"},    {"Invalid data", "invalid data"},
-      {"End of file", "truncated"},        {"could not be decoded", "undecodable frame"},
-      {"no decoder", "unsupported codec"}, {"cannot read frame image", "missing frame image"},
-  };
-  for (const auto& [pattern, reason] : kPatterns) {
-    if (message.find(pattern) != std::string::npos) return reason;
-  }
-  return "other error";
 }
 
 ClipLoader::ClipLoader(std::shared_ptr<const ClipDataset> dataset, LoaderOptions options)
@@ -132,7 +120,7 @@ std::optional<Clip> ClipLoader::loadWithRetries(int64_t position, int64_t sample
       {
         std::lock_guard lock(mutex_);
         ++stats_.failed;
-        ++stats_.failuresByReason[failureReason(lastError)];
+        ++stats_.failuresByReason[failureReason(e)];
       }
       // A deterministic replacement, far from the failed one in the list.
       index = (index + 7919 * (attempt + 1)) % n;

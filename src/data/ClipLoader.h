@@ -48,9 +48,9 @@ struct Batch {
 
 struct LoaderStats {
   int64_t loaded = 0;
-  int64_t failed = 0;   ///< samples that failed to load (each attempt)
-  int64_t dropped = 0;  ///< evaluation samples left out after failing
-  std::map<std::string, int64_t> failuresByReason;
+  int64_t failed = 0;                               ///< samples that failed to load (each attempt)
+  int64_t dropped = 0;                              ///< evaluation samples left out after failing
+  std::map<std::string, int64_t> failuresByReason;  ///< by failureReason() (video/AvError.h)
   /// Evaluation samples left out: dataset index and the error.
   std::vector<std::pair<int64_t, std::string>> droppedSamples;
   double dataWaitS = 0;          ///< time next() spent waiting for a batch
@@ -60,9 +60,6 @@ struct LoaderStats {
 /// This rank's dataset indices for an epoch. Deterministic in (n, seed, epoch, rank, world).
 std::vector<int64_t> shardIndices(int64_t n, int rank, int worldSize, uint64_t seed, int64_t epoch,
                                   bool shuffle, bool padToEqualShards);
-
-/// Short category of a load failure, for counting ("cannot open", "decode error", ...).
-std::string failureReason(const std::string& message);
 
 class ClipLoader {
  public:

@@ -23,6 +23,7 @@ std::vector<VideoSample> readFileList(const std::string& listPath, DataFormat fo
     };
     std::istringstream fields(text);
     VideoSample sample;
+    sample.line = lineNo;
     std::string extra;
     const bool ok =
         format == DataFormat::Video
@@ -48,11 +49,10 @@ std::vector<VideoSample> readFileList(const std::string& listPath, DataFormat fo
 }
 
 uint64_t fileListHash(const std::vector<VideoSample>& samples) {
-  uint64_t hash = 1469598103934665603ULL;
-  const auto mix = [&hash](const std::string& s) {
-    for (const unsigned char c : s) hash = (hash ^ c) * 1099511628211ULL;
-  };
-  for (const auto& s : samples) mix(fmt::format("{} {} {}\n", s.path, s.label, s.numFrames));
+  uint64_t hash = kFnvOffset;
+  for (const auto& s : samples) {
+    hash = fnv1a(fmt::format("{} {} {}\n", s.path, s.label, s.numFrames), hash);
+  }
   return hash;
 }
 

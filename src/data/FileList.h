@@ -14,6 +14,7 @@ struct VideoSample {
   std::string path;  ///< root joined with the listed path
   int64_t label = 0;
   int64_t numFrames = -1;  ///< rawframes only
+  int64_t line = 0;        ///< 1-based line of the list it was read from
 };
 
 /// Reads and validates a list. Throws ConfigError naming the list file and line for a malformed

@@ -6,13 +6,14 @@ namespace tsn {
 namespace {
 
 std::vector<int64_t> expand(const std::vector<int64_t>& starts, int64_t seglen, int64_t numFrames,
-                            ShortVideo shortVideo) {
+                            ShortVideoMode shortVideo) {
   std::vector<int64_t> frames;
   frames.reserve(starts.size() * seglen);
   for (const int64_t start : starts) {
     for (int64_t j = 0; j < seglen; ++j) {
       const int64_t i = start + j;
-      frames.push_back(shortVideo == ShortVideo::Loop ? i % numFrames : std::min(i, numFrames - 1));
+      frames.push_back(shortVideo == ShortVideoMode::Loop ? i % numFrames
+                                                          : std::min(i, numFrames - 1));
     }
   }
   return frames;
@@ -21,7 +22,7 @@ std::vector<int64_t> expand(const std::vector<int64_t>& starts, int64_t seglen, 
 }  // namespace
 
 std::vector<int64_t> sampleTrainFrames(int64_t numFrames, int64_t segNum, int64_t seglen,
-                                       std::mt19937_64& rng, ShortVideo shortVideo) {
+                                       std::mt19937_64& rng, ShortVideoMode shortVideo) {
   std::vector<int64_t> starts(segNum, 0);
   const int64_t span = numFrames - seglen + 1;  // valid start positions
   const int64_t interval = span / segNum;
@@ -40,7 +41,7 @@ std::vector<int64_t> sampleTrainFrames(int64_t numFrames, int64_t segNum, int64_
 }
 
 std::vector<int64_t> sampleEvalFrames(int64_t numFrames, int64_t segNum, int64_t seglen,
-                                      int64_t clip, int64_t numClips, ShortVideo shortVideo) {
+                                      int64_t clip, int64_t numClips, ShortVideoMode shortVideo) {
   const double span = static_cast<double>(std::max<int64_t>(numFrames - seglen + 1, 1));
   const double interval = span / static_cast<double>(segNum);
   // Clip c of numClips shifts every segment's pick by c/numClips of a segment; one clip takes

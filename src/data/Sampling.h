@@ -10,19 +10,19 @@
 #include <random>
 #include <vector>
 
-namespace tsn {
+#include "config/Config.h"
 
-enum class ShortVideo { RepeatLast, Loop };
+namespace tsn {
 
 /// Frame indices for training, segNum * seglen of them, in segment order.
 std::vector<int64_t> sampleTrainFrames(int64_t numFrames, int64_t segNum, int64_t seglen,
                                        std::mt19937_64& rng,
-                                       ShortVideo shortVideo = ShortVideo::RepeatLast);
+                                       ShortVideoMode shortVideo = ShortVideoMode::RepeatLast);
 
 /// Frame indices for evaluation (segment centres). With numClips > 1, clip `clip` of that many
 /// evenly shifted clips (the multi-clip test protocol).
 std::vector<int64_t> sampleEvalFrames(int64_t numFrames, int64_t segNum, int64_t seglen,
                                       int64_t clip = 0, int64_t numClips = 1,
-                                      ShortVideo shortVideo = ShortVideo::RepeatLast);
+                                      ShortVideoMode shortVideo = ShortVideoMode::RepeatLast);
 
 }  // namespace tsn

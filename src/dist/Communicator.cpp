@@ -12,7 +12,10 @@ void DeadlineWork::wait() {
   while (!poll()) {
     if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count() >
         timeoutS_) {
-      timedOut(timeoutS_);
+      const std::string consequence = onTimeout();
+      throw Error(fmt::format("{} did not complete within dist.timeout_s={} s on rank {}{}: {}",
+                              what_, timeoutS_, rank_,
+                              consequence.empty() ? "" : "; " + consequence, missing_()));
     }
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::microseconds(1000));

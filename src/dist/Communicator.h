@@ -8,6 +8,7 @@
 #include <torch/types.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -25,21 +26,36 @@ class Work {
   virtual bool poll() = 0;
 };
 
-/// A collective that must complete within a deadline: wait() polls it (backing off from 1 us
-/// to 1 ms between polls) and calls timedOut() once `timeoutS` seconds have passed since it
-/// was started.
+/// A collective that must complete within a deadline, whatever the backend: wait() polls it
+/// (backing off from 1 us to 1 ms between polls); once `timeoutS` seconds have passed since it
+/// started, it calls onTimeout() and throws "<what> did not complete within dist.timeout_s=T s
+/// on rank R<consequence>: <missing()>", where missing() names the ranks that did not arrive.
+/// The work holds `keepAlive` (the collective's buffer) until it is destroyed.
 class DeadlineWork : public Work {
  public:
-  explicit DeadlineWork(double timeoutS)
-      : timeoutS_(timeoutS), start_(std::chrono::steady_clock::now()) {}
+  DeadlineWork(std::string what, int rank, double timeoutS, torch::Tensor keepAlive,
+               std::function<std::string()> missing)
+      : what_(std::move(what)),
+        rank_(rank),
+        timeoutS_(timeoutS),
+        keepAlive_(std::move(keepAlive)),
+        missing_(std::move(missing)),
+        start_(std::chrono::steady_clock::now()) {}
   void wait() final;
 
  protected:
-  /// Throws, saying what did not complete and why.
-  [[noreturn]] virtual void timedOut(double timeoutS) = 0;
+  const std::string& what() const { return what_; }
+  int rank() const { return rank_; }
+  /// Runs before the timeout error is thrown; returns what it did, for the message ("" for
+  /// nothing).
+  virtual std::string onTimeout() { return ""; }
 
  private:
+  std::string what_;
+  int rank_;
   double timeoutS_;
+  torch::Tensor keepAlive_;
+  std::function<std::string()> missing_;
   std::chrono::steady_clock::time_point start_;
 };
 

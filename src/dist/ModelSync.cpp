@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "common/Error.h"
+#include "common/Strings.h"
 
 namespace tsn {
 
@@ -33,15 +34,12 @@ void averageBuffers(torch::nn::Module& module, Communicator& comm) {
 }
 
 uint64_t moduleHash(const torch::nn::Module& module) {
-  uint64_t hash = 1469598103934665603ULL;
-  const auto mix = [&hash](const std::string& s) {
-    for (const unsigned char c : s) hash = (hash ^ c) * 1099511628211ULL;
-  };
+  uint64_t hash = kFnvOffset;
   const auto shape = [](const torch::Tensor& t) {
     return fmt::format("[{}]", fmt::join(t.sizes().vec(), ","));
   };
-  for (const auto& p : module.named_parameters()) mix(p.key() + shape(p.value()));
-  for (const auto& b : module.named_buffers()) mix(b.key() + shape(b.value()));
+  for (const auto& p : module.named_parameters()) hash = fnv1a(p.key() + shape(p.value()), hash);
+  for (const auto& b : module.named_buffers()) hash = fnv1a(b.key() + shape(b.value()), hash);
   return hash;
 }
 

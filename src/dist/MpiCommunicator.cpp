@@ -38,13 +38,10 @@ void checkCpuContiguous(const torch::Tensor& t, const char* what) {
 /// this rank forever. On timeout `missing` names the ranks that did not arrive.
 class MpiWork final : public DeadlineWork {
  public:
-  MpiWork(MPI_Request request, std::string what, double timeoutS, torch::Tensor keepAlive,
+  MpiWork(MPI_Request request, std::string what, int rank, double timeoutS, torch::Tensor keepAlive,
           std::function<std::string()> missing)
-      : DeadlineWork(timeoutS),
-        request_(request),
-        what_(std::move(what)),
-        tensor_(std::move(keepAlive)),
-        missing_(std::move(missing)) {}
+      : DeadlineWork(std::move(what), rank, timeoutS, std::move(keepAlive), std::move(missing)),
+        request_(request) {}
 
   bool poll() override {
     if (request_ == MPI_REQUEST_NULL) return true;
@@ -53,17 +50,8 @@ class MpiWork final : public DeadlineWork {
     return done != 0;
   }
 
- protected:
-  [[noreturn]] void timedOut(double timeoutS) override {
-    throw Error(fmt::format("{} did not complete within dist.timeout_s={} s on rank {}: {}", what_,
-                            timeoutS, errorRank(), missing_()));
-  }
-
  private:
   MPI_Request request_;
-  std::string what_;
-  torch::Tensor tensor_;
-  std::function<std::string()> missing_;
 };
 
 std::string describeRanks(const std::vector<int>& ranks, const char* verb) {
@@ -94,8 +82,8 @@ std::shared_ptr<Work> MpiCommunicator::track(MPI_Request request, std::string wh
   const uint64_t sequence = ++sequence_;
   const double grace = std::min(timeoutS_, 10.0);
   return std::make_shared<MpiWork>(
-      request, fmt::format("{} (collective #{})", what, sequence), timeoutS_, std::move(keepAlive),
-      [this, sequence, grace] { return missingRanks(sequence, grace); });
+      request, fmt::format("{} (collective #{})", what, sequence), rank_, timeoutS_,
+      std::move(keepAlive), [this, sequence, grace] { return missingRanks(sequence, grace); });
 }
 
 std::string MpiCommunicator::missingRanks(uint64_t sequence, double graceS) {

@@ -1,5 +1,7 @@
 #include "dist/MpiWorld.h"
 
+#include <unistd.h>
+
 #include <mpi.h>
 
 #include <cstdlib>
@@ -15,8 +17,8 @@ void throwMpiError(const char* expr, int code, const char* file, int line) {
   char text[MPI_MAX_ERROR_STRING] = {};
   int length = 0;
   MPI_Error_string(code, text, &length);
-  throw Error(fmt::format("MPI: {} failed: {} ({}:{}, rank {})", expr, text,
-                          std::filesystem::path(file).filename().string(), line, errorRank()));
+  throw Error(fmt::format("MPI: {} failed: {} ({}:{})", expr, text,
+                          std::filesystem::path(file).filename().string(), line));
 }
 }  // namespace mpi
 
@@ -28,6 +30,18 @@ bool launchedByMpi() {
   return false;
 }
 
+int gpuOfLocalRank(int localRank, int gpus) {
+  if (localRank >= gpus) {
+    char host[256] = {};
+    gethostname(host, sizeof(host) - 1);
+    throw Error(
+        fmt::format("{} has {} GPUs but runs at least {} ranks: start one rank per GPU "
+                    "(launcher/tsn_mpirun --gpus-per-node {})",
+                    host, gpus, localRank + 1, gpus));
+  }
+  return localRank;
+}
+
 MpiWorld::MpiWorld(int* argc, char*** argv) {
   int provided = 0;
   TSN_CHECK_MPI(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
@@ -37,7 +51,6 @@ MpiWorld::MpiWorld(int* argc, char*** argv) {
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   TSN_CHECK_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &rank_));
   TSN_CHECK_MPI(MPI_Comm_size(MPI_COMM_WORLD, &size_));
-  setErrorRank(rank_);
   MPI_Comm node = MPI_COMM_NULL;
   TSN_CHECK_MPI(
       MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node));

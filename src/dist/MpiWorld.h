@@ -8,6 +8,10 @@ namespace tsn {
 /// True when a launcher (mpirun, srun --mpi=pmix) started this process as part of a world.
 bool launchedByMpi();
 
+/// The GPU a rank uses: the one numbered by its rank on the node. Error naming the node when it
+/// runs more ranks than it has `gpus`.
+int gpuOfLocalRank(int localRank, int gpus);
+
 class MpiWorld {
  public:
   /// MPI_Init_thread at MPI_THREAD_FUNNELED (only the training thread calls MPI); learns world

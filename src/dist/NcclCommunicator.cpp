@@ -53,13 +53,11 @@ class NcclWork final : public DeadlineWork {
  public:
   NcclWork(NcclCommunicator& owner, ncclComm_t comm, cudaEvent_t done, std::string what,
            double timeoutS, torch::Tensor keepAlive, std::function<std::string()> missing)
-      : DeadlineWork(timeoutS),
+      : DeadlineWork(std::move(what), owner.rank(), timeoutS, std::move(keepAlive),
+                     std::move(missing)),
         owner_(owner),
         comm_(comm),
-        done_(done),
-        what_(std::move(what)),
-        tensor_(std::move(keepAlive)),
-        missing_(std::move(missing)) {}
+        done_(done) {}
   ~NcclWork() override { cudaEventDestroy(done_); }
 
   bool poll() override {
@@ -67,32 +65,27 @@ class NcclWork final : public DeadlineWork {
     TSN_CHECK_CUDA(cudaSetDevice(owner_.device()));
     const cudaError_t rc = cudaEventQuery(done_);
     if (rc == cudaSuccess) return finished_ = true;
-    TSN_CHECK(rc == cudaErrorNotReady, "{}: CUDA error {}", what_, cudaGetErrorString(rc));
+    TSN_CHECK(rc == cudaErrorNotReady, "{}: CUDA error {}", what(), cudaGetErrorString(rc));
     ncclResult_t async = ncclSuccess;
     TSN_CHECK_NCCL(ncclCommGetAsyncError(comm_, &async));
     if (async != ncclSuccess && async != ncclInProgress) {
       owner_.abort();
-      throw Error(fmt::format("{} failed on rank {}: NCCL reports {}; communicator aborted", what_,
-                              owner_.rank(), ncclGetErrorString(async)));
+      throw Error(fmt::format("{} failed on rank {}: NCCL reports {}; communicator aborted", what(),
+                              rank(), ncclGetErrorString(async)));
     }
     return false;
   }
 
  protected:
-  [[noreturn]] void timedOut(double timeoutS) override {
+  std::string onTimeout() override {
     owner_.abort();
-    throw Error(fmt::format(
-        "{} did not complete within dist.timeout_s={} s on rank {}; NCCL communicator aborted: {}",
-        what_, timeoutS, owner_.rank(), missing_()));
+    return "NCCL communicator aborted";
   }
 
  private:
   NcclCommunicator& owner_;
   ncclComm_t comm_;
   cudaEvent_t done_;
-  std::string what_;
-  torch::Tensor tensor_;
-  std::function<std::string()> missing_;
   bool finished_ = false;
 };
 
@@ -109,13 +102,7 @@ NcclCommunicator::NcclCommunicator(const MpiWorld& world, double timeoutS)
     : mpi_(world, timeoutS), timeoutS_(timeoutS) {
   int gpus = 0;
   TSN_CHECK_CUDA(cudaGetDeviceCount(&gpus));
-  if (world.localRank() >= gpus) {
-    throw Error(
-        fmt::format("{} has {} GPUs but runs at least {} ranks: start one rank per GPU "
-                    "(launcher/tsn_mpirun --gpus-per-node {})",
-                    world.hostname(), gpus, world.localRank() + 1, gpus));
-  }
-  device_ = world.localRank();
+  device_ = gpuOfLocalRank(world.localRank(), gpus);
   TSN_CHECK_CUDA(cudaSetDevice(device_));
 
   ncclUniqueId id{};

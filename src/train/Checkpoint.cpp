@@ -16,15 +16,6 @@ namespace {
 constexpr const char* kFormat = "tsn-dist checkpoint";
 constexpr int64_t kVersion = 1;
 
-std::string& crashPoint() {
-  static std::string point;
-  return point;
-}
-
-void maybeCrash(const char* point) {
-  if (crashPoint() == point) _exit(77);
-}
-
 c10::Dict<std::string, torch::Tensor> toDict(const StateDict& tensors) {
   c10::Dict<std::string, torch::Tensor> d;
   // Contiguous copies: channels-last weights are saved in the usual layout.
@@ -112,11 +103,11 @@ void checkCheckpointFits(const Checkpoint& ckpt, const ModelConfig& m, const std
   }
 }
 
-void setCheckpointCrashPoint(const std::string& point) {
-  crashPoint() = point;
-}
-
-void writeFileAtomically(const std::filesystem::path& file, const std::string& bytes) {
+void writeFileAtomically(const std::filesystem::path& file, const std::string& bytes,
+                         const WriteProgress& progress) {
+  const auto reached = [&](std::string_view point) {
+    if (progress) progress(point);
+  };
   const auto dir = file.parent_path().empty() ? std::filesystem::path(".") : file.parent_path();
   std::filesystem::create_directories(dir);
   const auto temp = dir / fmt::format(".{}.tmp-{}", file.filename().string(), ::getpid());
@@ -126,12 +117,12 @@ void writeFileAtomically(const std::filesystem::path& file, const std::string& b
     out.flush();
     if (!out) throw Error(fmt::format("{}: write failed (disk full?)", temp.string()));
   }
-  maybeCrash("temp-written");
+  reached("temp-written");
   syncPath(temp, O_RDONLY);
-  maybeCrash("synced");
+  reached("synced");
   std::filesystem::rename(temp, file);
   syncPath(dir, O_RDONLY | O_DIRECTORY);
-  maybeCrash("renamed");
+  reached("renamed");
 }
 
 std::string serializeCheckpoint(const Checkpoint& c) {
@@ -232,8 +223,11 @@ Checkpoint readCheckpoint(const std::filesystem::path& file) {
   return c;
 }
 
-CheckpointStore::CheckpointStore(std::filesystem::path workDir, int64_t keepLast)
-    : dir_(std::move(workDir) / "checkpoints"), keepLast_(keepLast) {
+CheckpointStore::CheckpointStore(std::filesystem::path workDir, int64_t keepLast,
+                                 WriteProgress progress)
+    : dir_(std::move(workDir) / "checkpoints"),
+      keepLast_(keepLast),
+      progress_(std::move(progress)) {
   TSN_CHECK(keepLast_ >= 1, "keep_last must be >= 1");
 }
 
@@ -259,10 +253,10 @@ std::vector<std::filesystem::path> CheckpointStore::list() const {
 std::filesystem::path CheckpointStore::commit(const Checkpoint& ckpt, bool best) {
   const auto file = dir_ / fmt::format("e{:03d}_s{:07d}.pt", ckpt.epoch, ckpt.step);
   const std::string bytes = serializeCheckpoint(ckpt);  // once, for both files
-  writeFileAtomically(file, bytes);
-  if (best) writeFileAtomically(dir_ / "best.pt", bytes);
-  writeFileAtomically(dir_ / "latest", file.filename().string() + "\n");
-  maybeCrash("latest-written");
+  writeFileAtomically(file, bytes, progress_);
+  if (best) writeFileAtomically(dir_ / "best.pt", bytes, progress_);
+  writeFileAtomically(dir_ / "latest", file.filename().string() + "\n", progress_);
+  if (progress_) progress_("latest-written");
   // Only now, with the new one committed, do old ones go.
   const auto all = list();
   for (size_t k = static_cast<size_t>(keepLast_); k < all.size(); ++k) {

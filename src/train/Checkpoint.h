@@ -18,8 +18,10 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/Error.h"
@@ -69,14 +71,19 @@ class CheckpointError : public Error {
 void checkCheckpointFits(const Checkpoint& ckpt, const ModelConfig& model,
                          const std::string& source);
 
+/// Called after each durable step of a write ("temp-written", "synced", "renamed") and of a
+/// CheckpointStore commit ("latest-written"): the crash-safety test ends the process there.
+using WriteProgress = std::function<void(std::string_view point)>;
+
 /// Writes `bytes` to `file` atomically (as writeCheckpoint).
-void writeFileAtomically(const std::filesystem::path& file, const std::string& bytes);
+void writeFileAtomically(const std::filesystem::path& file, const std::string& bytes,
+                         const WriteProgress& progress = {});
 
 /// The checkpoints of one work dir: `<dir>/checkpoints/e<epoch>_s<step>.pt`, `latest` (a text
 /// file naming the newest) and `best.pt` (best validation top-1).
 class CheckpointStore {
  public:
-  CheckpointStore(std::filesystem::path workDir, int64_t keepLast);
+  CheckpointStore(std::filesystem::path workDir, int64_t keepLast, WriteProgress progress = {});
 
   /// Commits `ckpt` (and, if `best`, the same as best.pt), then points `latest` at it, then
   /// deletes the oldest beyond keep_last. Returns the new file.
@@ -95,10 +102,7 @@ class CheckpointStore {
  private:
   std::filesystem::path dir_;
   int64_t keepLast_;
+  WriteProgress progress_;
 };
-
-/// Test hook: a process that sets this to one of "temp-written", "synced", "renamed",
-/// "latest-written" ends itself (_exit) at that point of the next writeCheckpoint/commit.
-void setCheckpointCrashPoint(const std::string& point);
 
 }  // namespace tsn

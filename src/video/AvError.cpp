@@ -13,7 +13,67 @@ extern "C" {
 #include <libavutil/log.h>
 }
 
+namespace tsn {
+
+std::string toString(VideoFailure failure) {
+  switch (failure) {
+    case VideoFailure::MissingFile:
+      return "missing file";
+    case VideoFailure::UnsupportedContainer:
+      return "unsupported container";
+    case VideoFailure::NoVideoStream:
+      return "no video stream";
+    case VideoFailure::UnsupportedCodec:
+      return "unsupported codec";
+    case VideoFailure::EmptyVideo:
+      return "empty video";
+    case VideoFailure::InvalidData:
+      return "invalid data";
+    case VideoFailure::Truncated:
+      return "truncated";
+    case VideoFailure::UndecodableFrame:
+      return "undecodable frame";
+    case VideoFailure::MissingFrameImage:
+      return "missing frame image";
+    case VideoFailure::Timeout:
+      return "timeout";
+    case VideoFailure::Other:
+      break;
+  }
+  return "other error";
+}
+
+std::string failureReason(const std::exception& e) {
+  const auto* video = dynamic_cast<const VideoError*>(&e);
+  return toString(video != nullptr ? video->failure() : VideoFailure::Other);
+}
+
+}  // namespace tsn
+
 namespace tsn::av {
+namespace {
+
+VideoFailure failureOf(int code) {
+  switch (code) {
+    case AVERROR(ENOENT):
+      return VideoFailure::MissingFile;
+    case AVERROR_INVALIDDATA:
+      return VideoFailure::InvalidData;
+    case AVERROR_EOF:
+      return VideoFailure::Truncated;
+    case AVERROR_DECODER_NOT_FOUND:
+      return VideoFailure::UnsupportedCodec;
+    case AVERROR_DEMUXER_NOT_FOUND:
+    case AVERROR_PROTOCOL_NOT_FOUND:
+      return VideoFailure::UnsupportedContainer;
+    case AVERROR_EXIT:
+      return VideoFailure::Timeout;
+    default:
+      return VideoFailure::Other;
+  }
+}
+
+}  // namespace
 
 std::string errorText(int code) {
   char buffer[AV_ERROR_MAX_STRING_SIZE] = {};
@@ -42,8 +102,9 @@ void initLogging() {
 
 void throwAvError(const char* expr, int code, const std::string& context, const char* file,
                   int line) {
-  throw Error(fmt::format("{}: {} (FFmpeg: {} at {}:{}, rank {})", context, errorText(code), expr,
-                          std::filesystem::path(file).filename().string(), line, errorRank()));
+  throw VideoError(failureOf(code),
+                   fmt::format("{}: {} (FFmpeg: {} at {}:{})", context, errorText(code), expr,
+                               std::filesystem::path(file).filename().string(), line));
 }
 
 }  // namespace tsn::av

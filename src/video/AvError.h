@@ -1,9 +1,46 @@
 #pragma once
-/// @file FFmpeg error codes as exceptions.
+/// @file Video errors that say why: FFmpeg's codes and our own checks as typed exceptions.
 
+#include <exception>
 #include <string>
 
 #include "common/Error.h"
+
+namespace tsn {
+
+/// Why a video could not be read, as the loader and tsn_check_videos count failures.
+enum class VideoFailure {
+  MissingFile,
+  UnsupportedContainer,
+  NoVideoStream,
+  UnsupportedCodec,
+  EmptyVideo,
+  InvalidData,
+  Truncated,
+  UndecodableFrame,
+  MissingFrameImage,
+  Timeout,
+  Other,
+};
+
+/// "missing file", "invalid data", ...: the short name failures are counted under.
+std::string toString(VideoFailure failure);
+
+/// A video (or rawframes directory) that cannot be read; the message names the file.
+class VideoError : public Error {
+ public:
+  VideoError(VideoFailure failure, const std::string& message)
+      : Error(message), failure_(failure) {}
+  VideoFailure failure() const { return failure_; }
+
+ private:
+  VideoFailure failure_;
+};
+
+/// The category a failure is counted under: a VideoError's, "other error" for anything else.
+std::string failureReason(const std::exception& e);
+
+}  // namespace tsn
 
 namespace tsn::av {
 
@@ -14,13 +51,14 @@ std::string errorText(int code);
 /// (quiet, fatal, error, warning, info, verbose, debug). Every reader and writer calls it.
 void initLogging();
 
+/// Throws a VideoError for an AVERROR code, categorised by the code.
 [[noreturn]] void throwAvError(const char* expr, int code, const std::string& context,
                                const char* file, int line);
 
 }  // namespace tsn::av
 
-/// TSN_CHECK_AV(call, path): throws tsn::Error with the path, the call and FFmpeg's message when
-/// call returns a negative AVERROR.
+/// TSN_CHECK_AV(call, path): throws tsn::VideoError with the path, the call and FFmpeg's message
+/// when call returns a negative AVERROR.
 #define TSN_CHECK_AV(expr, context)                                              \
   do {                                                                           \
     const int tsnAvCode_ = (expr);                                               \

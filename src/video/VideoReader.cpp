@@ -85,7 +85,8 @@ struct VideoReader::State {
   bool late() const { return Clock::now() > deadline; }
   void checkTime() const {
     if (late()) {
-      throw Error(
+      throw VideoError(
+          VideoFailure::Timeout,
           fmt::format("{}: decoding took longer than the {} s limit", path(), options.timeoutS));
     }
   }
@@ -116,12 +117,15 @@ struct VideoReader::State {
         format->streams[i]->discard = AVDISCARD_ALL;
       }
     }
-    if (streamIndex < 0) throw Error(fmt::format("{}: no video stream", path()));
+    if (streamIndex < 0) {
+      throw VideoError(VideoFailure::NoVideoStream, fmt::format("{}: no video stream", path()));
+    }
     AVStream* stream = format->streams[streamIndex];
     const AVCodec* decoder = avcodec_find_decoder(stream->codecpar->codec_id);
     if (decoder == nullptr) {
-      throw Error(fmt::format("{}: no decoder for codec {}", path(),
-                              avcodec_get_name(stream->codecpar->codec_id)));
+      throw VideoError(VideoFailure::UnsupportedCodec,
+                       fmt::format("{}: no decoder for codec {}", path(),
+                                   avcodec_get_name(stream->codecpar->codec_id)));
     }
     codec.reset(avcodec_alloc_context3(decoder));
     TSN_CHECK_AV(avcodec_parameters_to_context(codec.get(), stream->codecpar), path());
@@ -157,13 +161,17 @@ struct VideoReader::State {
         const int64_t ts = packet->pts != AV_NOPTS_VALUE ? packet->pts : packet->dts;
         if (ts == AV_NOPTS_VALUE) {
           av_packet_unref(packet.get());
-          throw Error(fmt::format("{}: video packet without timestamp", path()));
+          throw VideoError(VideoFailure::InvalidData,
+                           fmt::format("{}: video packet without timestamp", path()));
         }
         packets.emplace_back(ts, (packet->flags & AV_PKT_FLAG_KEY) != 0);
       }
       av_packet_unref(packet.get());
     }
-    if (packets.empty()) throw Error(fmt::format("{}: video stream has no frames", path()));
+    if (packets.empty()) {
+      throw VideoError(VideoFailure::EmptyVideo,
+                       fmt::format("{}: video stream has no frames", path()));
+    }
     for (const auto& p : packets) framePts.push_back(p.first);
     std::sort(framePts.begin(), framePts.end());
     for (const auto& [ts, key] : packets) {
@@ -340,7 +348,8 @@ std::vector<cv::Mat> VideoReader::decodeFrames(const std::vector<int64_t>& indic
       if (!frames[i].empty()) break;
       if (seek) {
         if (slot == 0) {
-          throw Error(fmt::format("{}: frame {} could not be decoded", s.path(), target));
+          throw VideoError(VideoFailure::UndecodableFrame,
+                           fmt::format("{}: frame {} could not be decoded", s.path(), target));
         }
         --slot;
       }

@@ -316,12 +316,5 @@ TEST_F(LoaderTest, AWorkerExceptionReachesTheConsumer) {
               ::testing::ThrowsMessage<Error>(HasSubstr("replacements failed to load")));
 }
 
-TEST(FailureReason, CategorisesFfmpegMessages) {
-  EXPECT_EQ(failureReason("x.mp4: No such file or directory (FFmpeg: ...)"), "missing file");
-  EXPECT_EQ(failureReason("x.mp4: Invalid data found when processing input"), "invalid data");
-  EXPECT_EQ(failureReason("x.mp4: frame 3 could not be decoded"), "undecodable frame");
-  EXPECT_EQ(failureReason("something else"), "other error");
-}
-
 }  // namespace
 }  // namespace tsn

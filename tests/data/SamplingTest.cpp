@@ -88,12 +88,12 @@ namespace {
 
 TEST(Sampling, LoopWrapsPastTheEndInsteadOfRepeatingTheLastFrame) {
   // 4 frames, 2 segments of 3 consecutive frames: starts at 0 in both modes (MMAction2).
-  EXPECT_EQ(sampleEvalFrames(4, 2, 3, 0, 1, ShortVideo::RepeatLast),
+  EXPECT_EQ(sampleEvalFrames(4, 2, 3, 0, 1, ShortVideoMode::RepeatLast),
             (std::vector<int64_t>{0, 1, 2, 1, 2, 3}));
   std::mt19937_64 rng(1);
-  EXPECT_EQ(sampleTrainFrames(2, 2, 3, rng, ShortVideo::Loop),
+  EXPECT_EQ(sampleTrainFrames(2, 2, 3, rng, ShortVideoMode::Loop),
             (std::vector<int64_t>{0, 1, 0, 0, 1, 0}));
-  EXPECT_EQ(sampleTrainFrames(2, 2, 3, rng, ShortVideo::RepeatLast),
+  EXPECT_EQ(sampleTrainFrames(2, 2, 3, rng, ShortVideoMode::RepeatLast),
             (std::vector<int64_t>{0, 1, 1, 0, 1, 1}));
 }
 

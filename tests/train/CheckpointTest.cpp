@@ -158,8 +158,10 @@ TEST(CheckpointStore, AProcessKilledMidSaveLeavesALoadableCheckpoint) {
     const pid_t child = fork();
     ASSERT_GE(child, 0);
     if (child == 0) {
-      setCheckpointCrashPoint(point);
-      store.commit(sampleCheckpoint(20, 2), true);
+      CheckpointStore dying(dir.path(), 1, [&](std::string_view reached) {
+        if (reached == point) _exit(77);
+      });
+      dying.commit(sampleCheckpoint(20, 2), true);
       _exit(0);  // not reached: the crash point ends the process
     }
     int status = 0;

@@ -2,11 +2,13 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <functional>
 #include <random>
 
 #include "common/Error.h"
 #include "support/TestSupport.h"
 #include "synth/SyntheticDataset.h"
+#include "video/AvError.h"
 #include "video/VideoReader.h"
 #include "video/VideoWriter.h"
 
@@ -336,6 +338,30 @@ TEST(VideoReader, UnreadableFilesRaiseErrorsNamingThePath) {
   const auto empty = dir.path() / "empty.mp4";
   testing::writeFile(empty, "");
   EXPECT_THROW(VideoReader r(empty.string()), Error);
+}
+
+// The reason travels in the error's type, not in its text.
+TEST(VideoReader, FailuresCarryTheirCategory) {
+  testing::TempDir dir("reader_reasons");
+  const auto reasonOf = [](const std::function<void()>& open) {
+    try {
+      open();
+    } catch (const std::exception& e) {
+      return failureReason(e);
+    }
+    return std::string("no error");
+  };
+  const auto missing = (dir.path() / "missing.mp4").string();
+  EXPECT_EQ(reasonOf([&] { VideoReader r(missing); }), "missing file");
+  const auto text = dir.path() / "notes.mp4";
+  testing::writeFile(text, "this is not a video\n");
+  EXPECT_EQ(reasonOf([&] { VideoReader r(text.string()); }), "invalid data");
+  const std::string video = writeVideo(dir.path(), {"mp4", 10, 2}, 10);
+  ReaderOptions tiny;
+  tiny.timeoutS = 1e-9;
+  EXPECT_EQ(reasonOf([&] { VideoReader r(video, tiny); }), "timeout");
+  EXPECT_EQ(reasonOf([&] { VideoReader(video).decode({10}, 0); }), "other error");  // out of range
+  EXPECT_EQ(reasonOf([] { throw std::runtime_error("x"); }), "other error");
 }
 
 }  // namespace

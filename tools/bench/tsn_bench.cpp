@@ -11,14 +11,13 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <atomic>
 #include <iostream>
 #include <mutex>
 #include <numeric>
 #include <random>
-#include <thread>
 
 #include "common/Main.h"
+#include "common/Parallel.h"
 #include "common/Stopwatch.h"
 #include "config/Config.h"
 #include "data/FileList.h"
@@ -72,42 +71,36 @@ double percentile(std::vector<double> v, double p) {
 nlohmann::json runReader(const DecodeOptions& o, const std::vector<tsn::VideoSample>& videos,
                          bool decodeEverything) {
   const int total = o.clips > 0 ? o.clips : static_cast<int>(videos.size());
-  std::atomic<int> next{0};
   std::mutex mutex;
   std::vector<double> latencyMs;
   int64_t decoded = 0, sampled = 0, minimum = 0;
-  const auto work = [&] {
-    for (int c = next++; c < total; c = next++) {
-      const auto& video = videos[c % videos.size()];
-      tsn::Stopwatch clock;
-      tsn::VideoReader reader(video.path);
-      const int64_t n = reader.info().numFrames;
-      std::mt19937_64 rng(o.seed * 1000003 + c);
-      auto wanted = o.mode == "train" ? tsn::sampleTrainFrames(n, o.segNum, o.seglen, rng)
-                                      : tsn::sampleEvalFrames(n, o.segNum, o.seglen);
-      if (decodeEverything) {
-        std::vector<int64_t> all(n);
-        std::iota(all.begin(), all.end(), 0);
-        const auto frames = reader.decode(all, o.shortSide);
-        std::vector<cv::Mat> picked;
-        for (const int64_t i : wanted) picked.push_back(frames[i]);
-      } else {
-        reader.decode(wanted, o.shortSide);
-      }
-      const double ms = clock.seconds() * 1000;
-      std::sort(wanted.begin(), wanted.end());
-      wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
-      std::lock_guard lock(mutex);
-      latencyMs.push_back(ms);
-      decoded += reader.stats().framesDecoded;
-      sampled += static_cast<int64_t>(wanted.size());
-      minimum += minimumFrames(reader.info().keyframes, wanted);
-    }
-  };
   tsn::Stopwatch wall;
-  std::vector<std::thread> pool;
-  for (int w = 0; w < o.workers; ++w) pool.emplace_back(work);
-  for (auto& t : pool) t.join();
+  tsn::parallelFor(static_cast<size_t>(total), o.workers, [&](size_t c) {
+    const auto& video = videos[c % videos.size()];
+    tsn::Stopwatch clock;
+    tsn::VideoReader reader(video.path);
+    const int64_t n = reader.info().numFrames;
+    std::mt19937_64 rng(o.seed * 1000003 + c);
+    auto wanted = o.mode == "train" ? tsn::sampleTrainFrames(n, o.segNum, o.seglen, rng)
+                                    : tsn::sampleEvalFrames(n, o.segNum, o.seglen);
+    if (decodeEverything) {
+      std::vector<int64_t> all(n);
+      std::iota(all.begin(), all.end(), 0);
+      const auto frames = reader.decode(all, o.shortSide);
+      std::vector<cv::Mat> picked;
+      for (const int64_t i : wanted) picked.push_back(frames[i]);
+    } else {
+      reader.decode(wanted, o.shortSide);
+    }
+    const double ms = clock.seconds() * 1000;
+    std::sort(wanted.begin(), wanted.end());
+    wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+    std::lock_guard lock(mutex);
+    latencyMs.push_back(ms);
+    decoded += reader.stats().framesDecoded;
+    sampled += static_cast<int64_t>(wanted.size());
+    minimum += minimumFrames(reader.info().keyframes, wanted);
+  });
   const double seconds = wall.seconds();
   return {{"clips", total},
           {"seconds", seconds},

@@ -2,16 +2,14 @@
 
 #include <opencv2/imgproc.hpp>
 
-#include <atomic>
 #include <cmath>
-#include <exception>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
 #include <random>
 #include <thread>
 
 #include "common/Error.h"
+#include "common/Parallel.h"
 #include "video/VideoWriter.h"
 
 namespace tsn::synth {
@@ -161,30 +159,16 @@ Summary makeDataset(const Options& o) {
   writerOptions.gop = o.gop;
   writerOptions.maxBFrames = o.maxBFrames;
 
-  std::atomic<size_t> next{0};
-  std::exception_ptr error;
-  std::mutex errorMutex;
-  const auto work = [&] {
-    for (size_t i = next++; i < jobs.size(); i = next++) {
-      try {
-        const Job& job = jobs[i];
-        const VideoSpec spec =
-            makeVideoSpec(job.classId, o.classes, job.index, o.seed, o.width, o.height);
-        VideoWriter writer((fs::path(o.outDir) / job.relative).string(), writerOptions);
-        for (int t = 0; t < frames; ++t) writer.write(renderFrame(spec, t));
-        writer.close();
-      } catch (...) {
-        std::lock_guard lock(errorMutex);
-        if (!error) error = std::current_exception();
-        next = jobs.size();
-      }
-    }
-  };
-  const int threads = o.jobs > 0 ? o.jobs : std::max(1u, std::thread::hardware_concurrency());
-  std::vector<std::thread> pool;
-  for (int i = 0; i < threads; ++i) pool.emplace_back(work);
-  for (auto& t : pool) t.join();
-  if (error) std::rethrow_exception(error);
+  parallelFor(jobs.size(),
+              o.jobs > 0 ? o.jobs : static_cast<int>(std::thread::hardware_concurrency()),
+              [&](size_t i) {
+                const Job& job = jobs[i];
+                const VideoSpec spec =
+                    makeVideoSpec(job.classId, o.classes, job.index, o.seed, o.width, o.height);
+                VideoWriter writer((fs::path(o.outDir) / job.relative).string(), writerOptions);
+                for (int t = 0; t < frames; ++t) writer.write(renderFrame(spec, t));
+                writer.close();
+              });
 
   std::ofstream train(fs::path(o.outDir) / "train.list");
   std::ofstream val(fs::path(o.outDir) / "val.list");

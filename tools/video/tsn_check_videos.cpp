@@ -3,17 +3,16 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include <atomic>
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <mutex>
 #include <thread>
 
 #include "common/Error.h"
 #include "common/Main.h"
-#include "common/Strings.h"
-#include "data/ClipLoader.h"
+#include "common/Parallel.h"
+#include "data/FileList.h"
+#include "video/AvError.h"
 #include "video/VideoReader.h"
 
 int main(int argc, char** argv) {
@@ -31,59 +30,48 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   return tsn::runMain("tsn_check_videos", [&] {
-    // Lines as written (kept verbatim in the cleaned list) and the path each names.
-    std::ifstream in(list);
-    if (!in) throw tsn::ConfigError(list + ": cannot open file list");
-    std::vector<std::pair<std::string, std::string>> entries;
-    std::string line;
-    while (std::getline(in, line)) {
-      const std::string text = tsn::trim(line.substr(0, line.find('#')));
-      if (text.empty()) continue;
-      const std::string path = text.substr(0, text.find_first_of(" \t"));
-      entries.emplace_back(line,
-                           root.empty() ? path : (std::filesystem::path(root) / path).string());
-    }
-
-    std::vector<std::string> failure(entries.size());
-    std::atomic<size_t> next{0};
-    const auto work = [&] {
-      tsn::ReaderOptions options;
-      options.timeoutS = timeout;
-      for (size_t i = next++; i < entries.size(); i = next++) {
-        try {
-          tsn::VideoReader reader(entries[i].second, options);
-          reader.decode({0, reader.info().numFrames - 1}, 0);
-        } catch (const std::exception& e) {
-          failure[i] = e.what();
-        }
+    // The list as the loader reads it (format, labels, paths inside the root), any label.
+    const auto samples = tsn::readFileList(list, tsn::DataFormat::Video, root, INT64_MAX);
+    std::vector<std::string> failure(samples.size()), reason(samples.size());
+    tsn::ReaderOptions options;
+    options.timeoutS = timeout;
+    tsn::parallelFor(samples.size(), jobs, [&](size_t i) {
+      try {
+        tsn::VideoReader reader(samples[i].path, options);
+        reader.decode({0, reader.info().numFrames - 1}, 0);
+      } catch (const std::exception& e) {
+        failure[i] = e.what();
+        reason[i] = tsn::failureReason(e);
       }
-    };
-    std::vector<std::thread> pool;
-    for (int t = 0; t < std::max(1, jobs); ++t) pool.emplace_back(work);
-    for (auto& t : pool) t.join();
+    });
+    // The cleaned list keeps the readable entries' lines as written.
+    std::vector<std::string> lines;
+    {
+      std::ifstream in(list);
+      for (std::string line; std::getline(in, line);) lines.push_back(line);
+    }
 
     std::map<std::string, int64_t> byReason;
     nlohmann::json bad = nlohmann::json::array();
     std::ofstream clean;
     if (!cleaned.empty()) clean.open(cleaned);
-    for (size_t i = 0; i < entries.size(); ++i) {
+    for (size_t i = 0; i < samples.size(); ++i) {
       if (failure[i].empty()) {
-        if (clean.is_open()) clean << entries[i].first << '\n';
+        if (clean.is_open()) clean << lines[samples[i].line - 1] << '\n';
         continue;
       }
-      const std::string reason = tsn::failureReason(failure[i]);
-      ++byReason[reason];
-      bad.push_back({{"path", entries[i].second}, {"reason", reason}, {"error", failure[i]}});
+      ++byReason[reason[i]];
+      bad.push_back({{"path", samples[i].path}, {"reason", reason[i]}, {"error", failure[i]}});
     }
     const nlohmann::json report = {{"list", list},
-                                   {"videos", entries.size()},
+                                   {"videos", samples.size()},
                                    {"unreadable", bad.size()},
                                    {"by_reason", byReason},
                                    {"failures", bad}};
     if (json) {
       std::cout << report.dump(2) << std::endl;
     } else {
-      std::cout << fmt::format("{}: {} videos, {} unreadable\n", list, entries.size(), bad.size());
+      std::cout << fmt::format("{}: {} videos, {} unreadable\n", list, samples.size(), bad.size());
       for (const auto& [reason, n] : byReason) std::cout << fmt::format("  {:>6}  {}\n", n, reason);
       for (const auto& b : bad) {
         std::cout << "  " << b["path"].get<std::string>() << ": " << b["error"].get<std::string>()
