@@ -16,9 +16,10 @@ find_package(Threads REQUIRED)
 # the system's fmt and spdlog headers, searched first (tsn_target_defaults), keeps spdlog, our
 # code and libfmt together; fmt's versioned namespace keeps LibTorch's copy apart at link time.
 set(TSN_SYSTEM_FMT_DIR "")
+get_target_property(fmt_include fmt::fmt INTERFACE_INCLUDE_DIRECTORIES)
 foreach(dir ${TORCH_INCLUDE_DIRS})
-  if(EXISTS "${dir}/fmt/format.h")
-    get_target_property(fmt_include fmt::fmt INTERFACE_INCLUDE_DIRECTORIES)
+  # Debian's LibTorch lives in /usr/include, beside the system fmt itself: nothing to do.
+  if(EXISTS "${dir}/fmt/format.h" AND NOT dir IN_LIST fmt_include AND NOT dir STREQUAL "/usr/include")
     set(TSN_SYSTEM_FMT_DIR ${CMAKE_BINARY_DIR}/system-fmt)
     file(MAKE_DIRECTORY ${TSN_SYSTEM_FMT_DIR})
     foreach(lib fmt spdlog)

@@ -2,6 +2,9 @@
 
 #include <torch/version.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include "common/Error.h"
 #include "common/Logging.h"
 #include "common/Main.h"
@@ -27,10 +30,46 @@ void Job::initLogging(const Config& config, const std::string& logDir) const {
                  config.log.rankFiles ? logDir : std::string(), config.log.consoleAllRanks});
 }
 
+void Job::startRunLog(const Config& config, const std::string& configPath) const {
+  const std::filesystem::path workDir = config.train.workDir;
+  std::filesystem::create_directories(workDir);
+  initLogging(config, (workDir / "logs").string());
+  auto log = logging::get("main");
+  const std::string resolved = toToml(config);
+  if (comm->rank() == 0) std::ofstream(workDir / "config.toml") << resolved;
+  log->info("config {} resolved to:\n{}", configPath, resolved);
+  if (world) {
+    log->info("rank {} of {} on {} (local rank {} of {}), backend {}", world->rank(), world->size(),
+              world->hostname(), world->localRank(), world->localSize(), comm->backendName());
+  }
+}
+
 int Job::finish(int code) const {
   const bool failed = code != kExitOk && code != kExitStopped;
   if (failed && world && world->size() > 1) MpiWorld::abort(code);
   return code;
+}
+
+void ScoringOptions::addTo(CLI::App& app) {
+  app.add_option("-c,--config", config, "TOML config the model was trained with")->required();
+  app.add_option("--checkpoint", checkpoint, "tsn-dist checkpoint")->required();
+  app.add_option("--set", overrides, "override a key: section.key=value (repeatable)");
+}
+
+ScoredVideos scoreCheckpoint(const Job& job, const Config& config, const std::string& checkpoint,
+                             std::vector<VideoSample> samples, const std::string& listName) {
+  auto model = loadCheckpointModel(config, checkpoint, job.device);
+  ScoredVideos out;
+  out.loader = makeClipLoader(config, std::move(samples), listName, false, job.comm->rank(),
+                              job.comm->size());
+  logging::get("eval")->info(
+      "scoring {} videos of {} with {} ({} clips x {} crops each) over {} "
+      "ranks",
+      out.loader->dataset().size(), listName, checkpoint, config.eval.numClips, config.eval.crops,
+      job.comm->size());
+  out.scores = scoreVideos(model, *out.loader, job.device, *job.comm, 0, config.train.precision,
+                           /*progress=*/true);
+  return out;
 }
 
 std::string describeBuild(const std::string& program) {
@@ -46,12 +85,8 @@ std::string describeBuild(const std::string& program) {
 
 torch::Device pickDevice(const Communicator& comm) {
   if (!torch::cuda::is_available()) return torch::kCPU;
-  const auto gpus = static_cast<int>(torch::cuda::device_count());
-  if (comm.localRank() >= gpus) {
-    throw Error(fmt::format("this node has {} GPUs but at least {} ranks: start one rank per GPU",
-                            gpus, comm.localRank() + 1));
-  }
-  return {torch::kCUDA, static_cast<c10::DeviceIndex>(comm.localRank())};
+  const int gpu = gpuOfLocalRank(comm.localRank(), static_cast<int>(torch::cuda::device_count()));
+  return {torch::kCUDA, static_cast<c10::DeviceIndex>(gpu)};
 }
 
 Tsn loadCheckpointModel(const Config& config, const std::string& path,

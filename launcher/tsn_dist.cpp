@@ -15,13 +15,9 @@
 #include "config/Config.h"
 #include "data/ClipLoader.h"
 #include "data/FileList.h"
-#include "dist/CommunicatorFactory.h"
-#include "dist/ModelSync.h"
 #include "dist/MpiWorld.h"
-#include "model/Tsn.h"
-#include "model/Weights.h"
-#include "train/Checkpoint.h"
 #include "train/MixedPrecision.h"
+#include "train/RunStart.h"
 #include "train/StepRecorder.h"
 #include "train/Trainer.h"
 
@@ -54,11 +50,11 @@ int main(int argc, char** argv) {
   app.add_option("--save-steps", saveSteps,
                  "save the starting weights and every step's batch, LR and loss in this directory "
                  "(torch.save files, for replaying the steps elsewhere; with --max-steps)");
-  std::string resume, finetune;
-  app.add_option("--resume", resume,
+  tsn::StartOptions startOptions;
+  app.add_option("--resume", startOptions.resume,
                  "continue a run: 'auto' (the newest valid checkpoint in train.work_dir, or a "
                  "fresh start if there is none) or a checkpoint file");
-  app.add_option("--finetune", finetune,
+  app.add_option("--finetune", startOptions.finetune,
                  "start from a checkpoint's weights without its classifier (new classes), with a "
                  "fresh optimizer and schedule")
       ->excludes("--resume");
@@ -67,9 +63,8 @@ int main(int argc, char** argv) {
   tsn::Job job;
   const int code = tsn::runMain("tsn_dist", [&] {
     if (debug) {
-      const char* ranks = std::getenv("OMPI_COMM_WORLD_SIZE");
-      if (ranks != nullptr && std::string(ranks) != "1") {
-        throw tsn::ConfigError("--debug runs one process: start it without mpirun");
+      if (tsn::launchedByMpi()) {
+        throw tsn::ConfigError("--debug runs one process: start it without mpirun or srun");
       }
       const auto debugging = debugOverrides();
       overrides.insert(overrides.begin(), debugging.begin(), debugging.end());
@@ -77,7 +72,6 @@ int main(int argc, char** argv) {
       // without it LibTorch refuses the first matrix product on a GPU in deterministic mode.
       setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", /*overwrite=*/0);
       at::globalContext().setDeterministicAlgorithms(true, false);
-      at::globalContext().setBenchmarkCuDNN(false);
     }
     if (maxSteps > 0) overrides.push_back(fmt::format("train.max_steps={}", maxSteps));
     // Everything a user can get wrong is checked before any model or thread exists.
@@ -85,98 +79,29 @@ int main(int argc, char** argv) {
     tsn::checkTrainingInputs(config);
     tsn::checkPrecision(config.train.precision,
                         torch::cuda::is_available() ? torch::kCUDA : torch::kCPU);
-    const tsn::StateDict pretrained = config.model.pretrained.empty()
-                                          ? tsn::StateDict{}
-                                          : tsn::readStateDict(config.model.pretrained);
-    const tsn::StateDict finetuneFrom =
-        finetune.empty() ? tsn::StateDict{} : tsn::readStateDict(finetune);
-    // The checkpoint to continue from, read and checked before any work.
-    std::optional<std::pair<std::string, tsn::Checkpoint>> resumeFrom;
-    std::vector<std::string> unreadable;
-    try {
-      if (resume == "auto") {
-        if (auto found = tsn::CheckpointStore(config.train.workDir, config.checkpoint.keepLast)
-                             .newestValid(&unreadable)) {
-          resumeFrom.emplace(found->first.string(), std::move(found->second));
-        }
-      } else if (!resume.empty()) {
-        resumeFrom.emplace(resume, tsn::readCheckpoint(resume));
-      }
-      if (resumeFrom) tsn::checkCheckpointFits(resumeFrom->second, config.model, resumeFrom->first);
-    } catch (const tsn::CheckpointError& e) {
-      throw tsn::ConfigError(fmt::format("--resume {}: {}", resume, e.what()));
-    }
+    const tsn::RunStart start = tsn::readRunStart(config, startOptions);
+
     job = tsn::Job::start(config, &argc, &argv, /*single=*/debug);
-    auto* comm = job.comm.get();
-    const auto& world = job.world;
+    auto& comm = *job.comm;
     auto trainLoader =
-        tsn::makeClipLoader(config, config.data.trainList, true, comm->rank(), comm->size());
+        tsn::makeClipLoader(config, config.data.trainList, true, comm.rank(), comm.size());
     auto valLoader =
-        tsn::makeClipLoader(config, config.data.valList, false, comm->rank(), comm->size());
+        tsn::makeClipLoader(config, config.data.valList, false, comm.rank(), comm.size());
+    job.startRunLog(config, configPath);
+    at::globalContext().setBenchmarkCuDNN(config.train.cudnnBenchmark && !debug);
+    auto model = tsn::buildModel(config, start, comm, *trainLoader, *valLoader, job.device);
 
-    const std::filesystem::path workDir = config.train.workDir;
-    std::filesystem::create_directories(workDir);
-    job.initLogging(config, (workDir / "logs").string());
-    auto log = tsn::logging::get("main");
-    const std::string resolved = tsn::toToml(config);
-    if (comm->rank() == 0) std::ofstream(workDir / "config.toml") << resolved;
-    log->info("config {} resolved to:\n{}", configPath, resolved);
-    if (world) {
-      log->info("rank {} of {} on {} (local rank {} of {}), backend {}", world->rank(),
-                world->size(), world->hostname(), world->localRank(), world->localSize(),
-                comm->backendName());
-    }
-
-    for (const auto& why : unreadable) log->warn("--resume auto: skipping {}", why);
-    if (resume == "auto" && !resumeFrom) {
-      log->info("--resume auto: no checkpoint in {}; starting from scratch", config.train.workDir);
-    }
-    torch::manual_seed(static_cast<uint64_t>(config.train.seed));
-    const torch::Device device = job.device;
-    if (!debug) at::globalContext().setBenchmarkCuDNN(config.train.cudnnBenchmark);
-    tsn::Tsn model(config.model);
-    if (!config.model.pretrained.empty()) {
-      const auto report = tsn::loadWeights(model, pretrained, config.model.pretrained);
-      log->info("loaded {} tensors from {}; left at initial values: {}", report.loaded,
-                config.model.pretrained, fmt::join(report.skipped, ", "));
-    }
-    if (!finetune.empty()) {
-      const auto report = tsn::loadWeights(model, finetuneFrom, finetune, /*dropHead=*/true);
-      log->info("--finetune: loaded {} tensors from {}; new classifier: {}", report.loaded,
-                finetune, fmt::join(report.skipped, ", "));
-    }
-    // Every rank must run the same job from the same weights before step 1.
-    tsn::checkFingerprint(
-        {tsn::moduleHash(*model), tsn::configHash(config),
-         tsn::fileListHash(trainLoader->dataset().samples()),
-         tsn::fileListHash(valLoader->dataset().samples()), static_cast<uint64_t>(comm->size())},
-        *comm);
-    tsn::broadcastModule(*model, *comm);
-    model->to(device);
-
-    tsn::Trainer trainer(config, model, *trainLoader, *valLoader, *comm, device);
-    if (resumeFrom) trainer.restore(resumeFrom->second, resumeFrom->first);
+    tsn::Trainer trainer(config, model, *trainLoader, *valLoader, comm, job.device);
+    if (start.resume) trainer.restore(start.resume->second, start.resume->first);
     std::optional<tsn::StepRecorder> recorder;
-    if (!saveSteps.empty()) {
-      recorder.emplace(saveSteps, comm->rank());
-      if (comm->rank() == 0) recorder->saveInitial(model);
-      trainer.setStepObserver([&](int64_t step, const tsn::Batch& batch, double lr, double loss) {
-        recorder->saveStep(step, batch.clips, batch.labels, lr, loss);
-      });
-    }
+    if (!saveSteps.empty()) recorder.emplace(saveSteps, comm.rank()).attach(trainer, model);
     // After MPI started (it may install handlers of its own): SIGUSR1 / SIGTERM end training
     // at the next step with a checkpoint.
     trainer.setStopFlag(tsn::installStopSignals());
     const auto result = trainer.run();
-    if (result.stopRequested) {
-      log->warn("stopped on request; resume with --resume auto (exit code {})",
-                static_cast<int>(tsn::kExitStopped));
-      return tsn::kExitStopped;
-    }
-    const auto& v = result.lastValidation;
-    log->info("done: {} steps; final validation top1 {:.4f} top5 {:.4f} on {} clips", result.steps,
-              v.top1, v.top5, v.clips);
-    if (comm->rank() == 0 && v.clips > 0) {
+    if (result.stopRequested) return tsn::kExitStopped;
+    if (comm.rank() == 0 && result.lastValidation.clips > 0) {
+      const auto& v = result.lastValidation;
       std::cout << "final validation: top1 " << v.top1 << " top5 " << v.top5 << " (" << v.clips
                 << " videos)" << std::endl;
     }

@@ -1,8 +1,11 @@
 #include "model/TorchSave.h"
 
 #include <caffe2/serialize/inline_container.h>
+#include <torch/serialize.h>
+
 #include <torch/csrc/jit/serialization/export.h>
 #include <torch/csrc/jit/serialization/pickler.h>
+#include <fstream>
 
 namespace tsn {
 
@@ -26,6 +29,27 @@ std::vector<char> torchSave(const c10::IValue& value) {
                                      writer);
   writer.writeEndOfFile();
   return archive;
+}
+
+void torchSave(const c10::IValue& value, const std::filesystem::path& file) {
+  const auto bytes = torchSave(value);
+  if (file.has_parent_path()) std::filesystem::create_directories(file.parent_path());
+  std::ofstream out(file, std::ios::binary);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!out) throw Error(fmt::format("{}: cannot write", file.string()));
+}
+
+c10::IValue torchLoad(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw TorchSaveError(false, "cannot open");
+  const std::vector<char> bytes((std::istreambuf_iterator<char>(in)),
+                                std::istreambuf_iterator<char>());
+  try {
+    return torch::pickle_load(bytes);
+  } catch (const std::exception& e) {
+    const std::string what = e.what();
+    throw TorchSaveError(true, what.substr(0, what.find('\n')));
+  }
 }
 
 }  // namespace tsn

@@ -1,8 +1,7 @@
 #include "model/Weights.h"
 
-#include <fstream>
-
 #include "common/Error.h"
+#include "model/TorchSave.h"
 
 namespace tsn {
 namespace {
@@ -25,18 +24,15 @@ StateDict tensorsOf(const c10::impl::GenericDict& dict, const std::string& path)
 }  // namespace
 
 StateDict readStateDict(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ConfigError(fmt::format("{}: cannot open weights file", path));
-  const std::vector<char> bytes((std::istreambuf_iterator<char>(in)),
-                                std::istreambuf_iterator<char>());
   c10::IValue value;
   try {
-    value = torch::pickle_load(bytes);
-  } catch (const c10::Error& e) {
+    value = torchLoad(path);
+  } catch (const TorchSaveError& e) {
+    if (!e.opened()) throw ConfigError(fmt::format("{}: cannot open weights file", path));
     throw ConfigError(
         fmt::format("{}: not a torch.save file LibTorch can read (save a plain dict: "
                     "torch.save(dict(model.state_dict()), path)): {}",
-                    path, e.what_without_backtrace()));
+                    path, e.what()));
   }
   if (!value.isGenericDict()) throw ConfigError(fmt::format("{}: expected a dict", path));
   const auto dict = value.toGenericDict();

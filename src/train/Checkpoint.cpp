@@ -165,17 +165,15 @@ void writeCheckpoint(const Checkpoint& c, const std::filesystem::path& file) {
 }
 
 Checkpoint readCheckpoint(const std::filesystem::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw CheckpointError(fmt::format("{}: cannot open checkpoint", file.string()));
-  const std::vector<char> bytes((std::istreambuf_iterator<char>(in)),
-                                std::istreambuf_iterator<char>());
   c10::IValue value;
   try {
-    value = torch::pickle_load(bytes);
-  } catch (const std::exception& e) {
-    throw CheckpointError(fmt::format(
-        "{}: unreadable checkpoint (truncated, or not a torch.save file): {}", file.string(),
-        std::string(e.what()).substr(0, std::string(e.what()).find('\n'))));
+    value = torchLoad(file);
+  } catch (const TorchSaveError& e) {
+    if (!e.opened())
+      throw CheckpointError(fmt::format("{}: cannot open checkpoint", file.string()));
+    throw CheckpointError(
+        fmt::format("{}: unreadable checkpoint (truncated, or not a torch.save file): {}",
+                    file.string(), e.what()));
   }
   if (!value.isGenericDict()) {
     throw CheckpointError(fmt::format("{}: not a tsn-dist checkpoint: not a dict", file.string()));

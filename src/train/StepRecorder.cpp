@@ -1,20 +1,9 @@
 #include "train/StepRecorder.h"
 
-#include <fstream>
-
 #include "common/Error.h"
 #include "model/TorchSave.h"
 
 namespace tsn {
-namespace {
-
-void writeBytes(const std::filesystem::path& file, const std::vector<char>& bytes) {
-  std::ofstream out(file, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  if (!out) throw Error(fmt::format("{}: write failed", file.string()));
-}
-
-}  // namespace
 
 StepRecorder::StepRecorder(std::filesystem::path dir, int rank)
     : dir_(std::move(dir)), rank_(rank) {
@@ -29,7 +18,7 @@ void StepRecorder::saveInitial(const Tsn& model) const {
   for (const auto& b : model->named_buffers()) {
     state.insert(b.key(), b.value().detach().cpu().contiguous());
   }
-  writeBytes(dir_ / "initial.pt", torchSave(state));
+  torchSave(state, dir_ / "initial.pt");
 }
 
 void StepRecorder::saveStep(int64_t step, const torch::Tensor& clips, const torch::Tensor& labels,
@@ -39,7 +28,14 @@ void StepRecorder::saveStep(int64_t step, const torch::Tensor& clips, const torc
   d.insert("labels", labels.detach().cpu().contiguous());
   d.insert("lr", lr);
   d.insert("loss", loss);
-  writeBytes(dir_ / fmt::format("rank{}_step{:06d}.pt", rank_, step), torchSave(d));
+  torchSave(d, dir_ / fmt::format("rank{}_step{:06d}.pt", rank_, step));
+}
+
+void StepRecorder::attach(Trainer& trainer, const Tsn& model) {
+  if (rank_ == 0) saveInitial(model);
+  trainer.setStepObserver([this](int64_t step, const Batch& batch, double lr, double loss) {
+    saveStep(step, batch.clips, batch.labels, lr, loss);
+  });
 }
 
 }  // namespace tsn

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "model/Tsn.h"
+#include "train/Trainer.h"
 
 namespace tsn {
 
@@ -23,6 +24,9 @@ class StepRecorder {
   /// (1-based) on this rank; `loss` is this rank's mean over its batch.
   void saveStep(int64_t step, const torch::Tensor& clips, const torch::Tensor& labels, double lr,
                 double loss) const;
+
+  /// Saves `model` as the starting weights (on rank 0) and every step `trainer` takes.
+  void attach(Trainer& trainer, const Tsn& model);
 
  private:
   std::filesystem::path dir_;

@@ -5,6 +5,7 @@
 #include "common/Error.h"
 
 #include "common/Logging.h"
+#include "common/Main.h"
 #include "common/Stopwatch.h"
 #include "dist/ModelSync.h"
 #include "train/DeviceMemory.h"
@@ -204,6 +205,13 @@ TrainResult Trainer::run() {
     if (checkpointDue(epoch)) saveCheckpoint(epoch + 1, 0);
   }
   if (lastVal_) result.lastValidation = *lastVal_;
+  if (result.stopRequested) {
+    log->warn("stopped on request; resume with --resume auto (exit code {})",
+              static_cast<int>(kExitStopped));
+  } else {
+    log->info("done: {} steps; final validation top1 {:.4f} top5 {:.4f} on {} clips", step_,
+              result.lastValidation.top1, result.lastValidation.top5, result.lastValidation.clips);
+  }
   result.steps = step_;
   result.skippedSteps = skippedSteps_;
   result.lastCheckpoint = lastCheckpoint_;
@@ -211,12 +219,9 @@ TrainResult Trainer::run() {
 }
 
 Trainer::EpochEnd Trainer::trainEpoch(int64_t epoch, int64_t firstBatch) {
-  auto log = logging::get("train");
   model_->train();
   trainLoader_.startEpoch(epoch, firstBatch);
-  AccuracyMeter window;
-  Stopwatch windowTime;
-  double windowWait = 0;
+  Window window;
   const int64_t steps = trainLoader_.batchesPerEpoch();
   for (int64_t i = firstBatch; i < steps; ++i) {
     if (stopRequested()) {
@@ -229,59 +234,71 @@ Trainer::EpochEnd Trainer::trainEpoch(int64_t epoch, int64_t firstBatch) {
     }
     Stopwatch wait;
     auto batch = trainLoader_.next();
-    windowWait += wait.seconds();
+    window.dataWaitS += wait.seconds();
     if (!batch) break;
-
     const double lr = schedule_.at(step_);
-    const auto outcome = trainingStep_.run(batch->clips, batch->labels, lr, step_ + 1);
-    if (!outcome.applied) {
-      ++skippedSteps_;
-      log->warn("step {}: fp16 gradients overflowed; step skipped, loss scale now {}", step_ + 1,
-                trainingStep_.scaler().scale());
-    }
-    ++step_;
-    const double loss = outcome.loss.item<double>();
-    window.add(outcome.scores, batch->labels, loss);
-    if (stepObserver_) stepObserver_(step_, *batch, lr, loss);
-
+    trainStep(*batch, lr, window.meter);
     if ((i + 1) % config_.train.logInterval == 0 || i + 1 == steps) {
-      const double seconds = windowTime.seconds();
-      const double clipsPerS = window.count() * comm_.size() / std::max(seconds, 1e-9);
-      const auto memoryMb = peakDeviceMemoryMb(device_);
-      log->info(
-          "epoch {}/{} step {}/{} lr {:.3g} loss {:.4f} top1 {:.3f} top5 {:.3f} "
-          "{:.1f} clips/s data wait {:.2f}s of {:.2f}s{}",
-          epoch + 1, config_.train.epochs, i + 1, steps, lr, window.loss(), window.top1(),
-          window.top5(), clipsPerS, windowWait, seconds,
-          memoryMb ? fmt::format(" mem {:.0f} MiB", *memoryMb) : std::string());
-      nlohmann::json record = {{"mode", "train"},
-                               {"epoch", epoch + 1},
-                               {"iter", i + 1},
-                               {"step", step_},
-                               {"lr", lr},
-                               {"loss", window.loss()},
-                               {"top1", window.top1()},
-                               {"top5", window.top5()},
-                               {"clips_per_s", clipsPerS},
-                               {"data_wait_s", windowWait},
-                               {"window_s", seconds}};
-      if (memoryMb) record["gpu_memory_peak_mb"] = *memoryMb;
-      metricLog_.write(record);
-      window = AccuracyMeter{};
-      windowTime.reset();
-      windowWait = 0;
+      logWindow(epoch, i + 1, steps, lr, window);
+      window = Window{};
     }
     const int64_t every = config_.checkpoint.intervalIters;
     if (every > 0 && step_ % every == 0 && i + 1 < steps) saveCheckpoint(epoch, i + 1);
   }
   trainLoader_.finishEpoch();
+  reportData(epoch);
+  return EpochEnd::Finished;
+}
+
+void Trainer::trainStep(const Batch& batch, double lr, AccuracyMeter& meter) {
+  const auto outcome = trainingStep_.run(batch.clips, batch.labels, lr, step_ + 1);
+  if (!outcome.applied) {
+    ++skippedSteps_;
+    logging::get("train")->warn(
+        "step {}: fp16 gradients overflowed; step skipped, loss scale now {}", step_ + 1,
+        trainingStep_.scaler().scale());
+  }
+  ++step_;
+  const double loss = outcome.loss.item<double>();
+  meter.add(outcome.scores, batch.labels, loss);
+  if (stepObserver_) stepObserver_(step_, batch, lr, loss);
+}
+
+void Trainer::logWindow(int64_t epoch, int64_t batchesDone, int64_t steps, double lr,
+                        const Window& window) {
+  const auto& m = window.meter;
+  const double seconds = window.time.seconds();
+  const double clipsPerS = m.count() * comm_.size() / std::max(seconds, 1e-9);
+  const auto memoryMb = peakDeviceMemoryMb(device_);
+  logging::get("train")->info(
+      "epoch {}/{} step {}/{} lr {:.3g} loss {:.4f} top1 {:.3f} top5 {:.3f} {:.1f} clips/s data "
+      "wait {:.2f}s of {:.2f}s{}",
+      epoch + 1, config_.train.epochs, batchesDone, steps, lr, m.loss(), m.top1(), m.top5(),
+      clipsPerS, window.dataWaitS, seconds,
+      memoryMb ? fmt::format(" mem {:.0f} MiB", *memoryMb) : std::string());
+  nlohmann::json record = {{"mode", "train"},
+                           {"epoch", epoch + 1},
+                           {"iter", batchesDone},
+                           {"step", step_},
+                           {"lr", lr},
+                           {"loss", m.loss()},
+                           {"top1", m.top1()},
+                           {"top5", m.top5()},
+                           {"clips_per_s", clipsPerS},
+                           {"data_wait_s", window.dataWaitS},
+                           {"window_s", seconds}};
+  if (memoryMb) record["gpu_memory_peak_mb"] = *memoryMb;
+  metricLog_.write(record);
+}
+
+void Trainer::reportData(int64_t epoch) {
   const LoaderStats stats = trainLoader_.stats();
   auto counts = torch::tensor({stats.loaded, stats.failed}, torch::kInt64);
   comm_.allReduce(counts, ReduceOp::Sum);
   const int64_t loaded = counts[0].item<int64_t>(), failed = counts[1].item<int64_t>();
   if (failed > 0) {
-    log->warn("epoch {}: {} videos failed to load and were replaced (all ranks)", epoch + 1,
-              failed);
+    logging::get("train")->warn("epoch {}: {} videos failed to load and were replaced (all ranks)",
+                                epoch + 1, failed);
   }
   metricLog_.write({{"mode", "data"},
                     {"epoch", epoch + 1},
@@ -290,7 +307,6 @@ Trainer::EpochEnd Trainer::trainEpoch(int64_t epoch, int64_t firstBatch) {
                     {"failed", failed},
                     {"failures_rank0", stats.failuresByReason},
                     {"data_wait_s_rank0", stats.dataWaitS}});
-  return EpochEnd::Finished;
 }
 
 void Trainer::validate(int64_t epoch) {

@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 
+#include "common/Stopwatch.h"
 #include "config/Config.h"
 #include "data/ClipLoader.h"
 #include "dist/Communicator.h"
@@ -25,6 +26,7 @@
 #include "train/Evaluator.h"
 #include "train/LrSchedule.h"
 #include "train/MetricLog.h"
+#include "train/Metrics.h"
 #include "train/TrainingStep.h"
 
 namespace tsn {
@@ -65,7 +67,21 @@ class Trainer {
 
  private:
   enum class EpochEnd { Finished, MaxSteps, StopRequested };
+  /// What a training log line summarises: the steps since the last one.
+  struct Window {
+    AccuracyMeter meter;
+    Stopwatch time;
+    double dataWaitS = 0;  ///< of time, spent waiting for batches
+  };
   EpochEnd trainEpoch(int64_t epoch, int64_t firstBatch);
+  /// One step on `batch`: the update, counting skipped fp16 steps, the window's metrics and
+  /// the step observer.
+  void trainStep(const Batch& batch, double lr, AccuracyMeter& meter);
+  /// A training log line and metric-log record for `window`.
+  void logWindow(int64_t epoch, int64_t batchesDone, int64_t steps, double lr,
+                 const Window& window);
+  /// The epoch's load counts over all ranks (warning on failures) into the metric log.
+  void reportData(int64_t epoch);
   /// Validates, logs, and records the result (lastVal_) and whether it is the best so far.
   void validate(int64_t epoch);
   bool validationDue(int64_t epoch) const;
