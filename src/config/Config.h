@@ -4,8 +4,6 @@
 /// Every key has a default; a config file sets what differs. Errors name the file (or the
 /// `--set` flag), the line and the key, and are raised before any work starts.
 
-#include <nlohmann/json_fwd.hpp>
-
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -135,22 +133,18 @@ Config loadConfig(const std::filesystem::path& file,
 Config parseConfig(const std::string& text, const std::string& sourceName,
                    const std::vector<std::string>& overrides = {});
 
-/// Checks that the list files a training run reads exist. Throws ConfigError naming the key,
-/// where it was set, and the path.
+/// Checks that the files a training run reads exist (lists, data root, model.pretrained).
+/// Throws ConfigError naming the key, where it was set, and the path.
 void checkTrainingInputs(const Config& config);
 
 /// The full resolved config (every key, defaults included) as TOML text, which loadConfig reads
 /// back to an equal config.
 std::string toToml(const Config& config);
 
-/// The resolved config as JSON (for checkpoints and metric logs).
-nlohmann::json toJson(const Config& config);
-
 /// Stable 64-bit hash of the resolved config (FNV-1a of toToml).
 uint64_t configHash(const Config& config);
 
-std::string toString(DataFormat format);
-std::string toString(DistBackend backend);
+/// "fp32", "bf16", "fp16".
 std::string toString(Precision precision);
 
 }  // namespace tsn
