@@ -13,7 +13,12 @@ if(TSN_SYSTEM_FMT_DIR)
   target_include_directories(tsn_pch SYSTEM BEFORE PRIVATE ${TSN_SYSTEM_FMT_DIR})
 endif()
 
+# tsn_target_defaults(target [NO_TORCH]): warnings, -pthread, the libstdc++ link order, and the
+# shared precompiled header, which includes LibTorch, so every target using it links LibTorch.
+# NO_TORCH: a target that does not use LibTorch (common, config) compiles without the header
+# and does not link LibTorch.
 function(tsn_target_defaults target)
+  cmake_parse_arguments(ARG "NO_TORCH" "" "" ${ARGN})
   target_compile_options(${target} PRIVATE -Wall -Wextra -Wno-unused-parameter -Werror=return-type
                                            -pthread)
   if(TSN_SYSTEM_FMT_DIR)
@@ -23,16 +28,23 @@ function(tsn_target_defaults target)
   # among them; pytorch/pytorch#133437) that crash when a program binds to them. libstdc++ named
   # first among a program's libraries wins the symbol lookup.
   target_link_options(${target} BEFORE PRIVATE "LINKER:--push-state,--no-as-needed,-lstdc++,--pop-state")
-  target_precompile_headers(${target} REUSE_FROM tsn_pch)
+  if(NOT ARG_NO_TORCH)
+    target_link_libraries(${target} PUBLIC torch)
+    target_precompile_headers(${target} REUSE_FROM tsn_pch)
+  endif()
 endfunction()
 
-# tsn_add_library(name SOURCES a.cpp ... DEPS target ...)
+# tsn_add_library(name SOURCES a.cpp ... DEPS target ... [NO_TORCH])
 function(tsn_add_library name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "NO_TORCH" "" "SOURCES;DEPS" ${ARGN})
   add_library(${name} STATIC ${ARG_SOURCES})
   target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
   target_link_libraries(${name} PUBLIC ${ARG_DEPS})
-  tsn_target_defaults(${name})
+  if(ARG_NO_TORCH)
+    tsn_target_defaults(${name} NO_TORCH)
+  else()
+    tsn_target_defaults(${name})
+  endif()
 endfunction()
 
 # tsn_add_executable(name SOURCES main.cpp DEPS target ...): lands in build/bin/.

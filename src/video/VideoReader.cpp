@@ -56,6 +56,13 @@ int displayRotation(const AVStream* stream) {
 
 }  // namespace
 
+/// What one decode() call wants: the frames, and the size to convert them to.
+struct VideoReader::Request {
+  std::unordered_set<int64_t> wanted;
+  int shortSide = 0;   ///< short side scaled to this (0: native) ...
+  cv::Size exactSize;  ///< ... unless this is set (as displayed)
+};
+
 struct VideoReader::State {
   VideoInfo info;
   ReaderOptions options;
@@ -69,10 +76,8 @@ struct VideoReader::State {
   std::vector<int64_t> framePts;  ///< presentation timestamp of frame n, ascending
   int64_t position = -1;  ///< index of the frame the decoder returned last; -1: unknown (seek)
   bool drained = false;   ///< the decoder has returned its last frame
-  std::unordered_set<int64_t> wanted;  ///< frames the current decode() call converts
+  /// The current call's deadline: a member, since FFmpeg's interrupt callback reads it.
   Clock::time_point deadline = Clock::time_point::max();
-  int shortSide = 0;   ///< output: short side scaled to this (0: native) ...
-  cv::Size exactSize;  ///< ... unless this is set (as displayed)
 
   const std::string& path() const { return info.path; }
 
@@ -210,7 +215,7 @@ struct VideoReader::State {
   }
 
   /// Decodes the next frame into `frame`; false at the end of the stream.
-  bool nextFrame() {
+  bool nextFrame(const Request& request) {
     while (!drained) {
       checkTime();
       const int rc = avcodec_receive_frame(codec.get(), frame.get());
@@ -226,12 +231,12 @@ struct VideoReader::State {
         break;
       }
       if (rc != AVERROR(EAGAIN)) TSN_CHECK_AV(rc, path());
-      sendNextPacket();
+      sendNextPacket(request);
     }
     return false;
   }
 
-  void sendNextPacket() {
+  void sendNextPacket(const Request& request) {
     while (true) {
       const int rc = av_read_frame(format.get(), packet.get());
       if (rc == AVERROR_EOF) {
@@ -247,7 +252,7 @@ struct VideoReader::State {
       // A frame nothing refers to and nobody asked for need not be decoded at all (H.264
       // and HEVC honour this per packet).
       const int64_t ts = packet->pts != AV_NOPTS_VALUE ? packet->pts : packet->dts;
-      const bool keep = ts == AV_NOPTS_VALUE || wanted.count(indexOf(ts)) > 0;
+      const bool keep = ts == AV_NOPTS_VALUE || request.wanted.count(indexOf(ts)) > 0;
       codec->skip_frame = keep ? AVDISCARD_DEFAULT : AVDISCARD_NONREF;
       const int sent = avcodec_send_packet(codec.get(), packet.get());
       av_packet_unref(packet.get());
@@ -256,13 +261,14 @@ struct VideoReader::State {
     }
   }
 
-  cv::Mat convert() {
+  cv::Mat convert(const Request& request) {
     // Scale straight to the wanted size, before rotating: the short side is the same before
     // and after a quarter turn, and an exact size turns with the picture.
     const bool quarter = info.rotation == 90 || info.rotation == 270;
-    const cv::Size size = exactSize.area() > 0
-                              ? (quarter ? cv::Size(exactSize.height, exactSize.width) : exactSize)
-                              : scaledSize(frame->width, frame->height, shortSide);
+    const cv::Size exact = request.exactSize;
+    const cv::Size size = exact.area() > 0
+                              ? (quarter ? cv::Size(exact.height, exact.width) : exact)
+                              : scaledSize(frame->width, frame->height, request.shortSide);
     sws.reset(sws_getCachedContext(
         sws.release(), frame->width, frame->height, static_cast<AVPixelFormat>(frame->format),
         size.width, size.height, AV_PIX_FMT_RGB24, SWS_BILINEAR, nullptr, nullptr, nullptr));
@@ -284,9 +290,9 @@ struct VideoReader::State {
 
   /// Decodes forward from the decoder's position to frame `target`; converts it.
   /// Returns an empty Mat if the decoder went past `target` without returning it.
-  cv::Mat decodeForwardTo(int64_t target) {
-    while (nextFrame()) {
-      if (position == target) return convert();
+  cv::Mat decodeForwardTo(int64_t target, const Request& request) {
+    while (nextFrame(request)) {
+      if (position == target) return convert(request);
       if (position > target) break;
     }
     return {};
@@ -311,25 +317,27 @@ const DecodeStats& VideoReader::stats() const {
 }
 
 std::vector<cv::Mat> VideoReader::decode(const std::vector<int64_t>& indices, int shortSide) {
-  state_->shortSide = shortSide;
-  state_->exactSize = {};
-  return decodeFrames(indices);
+  Request request;
+  request.shortSide = shortSide;
+  return decodeFrames(indices, request);
 }
 
 std::vector<cv::Mat> VideoReader::decode(const std::vector<int64_t>& indices, cv::Size size) {
   TSN_CHECK(size.width > 0 && size.height > 0, "{}: output size {}x{} must be positive",
             state_->path(), size.width, size.height);
-  state_->exactSize = size;
-  return decodeFrames(indices);
+  Request request;
+  request.exactSize = size;
+  return decodeFrames(indices, request);
 }
 
-std::vector<cv::Mat> VideoReader::decodeFrames(const std::vector<int64_t>& indices) {
+std::vector<cv::Mat> VideoReader::decodeFrames(const std::vector<int64_t>& indices,
+                                               Request& request) {
   State& s = *state_;
   s.startClock();
   std::vector<int64_t> wanted = indices;
   std::sort(wanted.begin(), wanted.end());
   wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
-  s.wanted = {wanted.begin(), wanted.end()};
+  request.wanted = {wanted.begin(), wanted.end()};
 
   std::vector<cv::Mat> frames(wanted.size());
   for (size_t i = 0; i < wanted.size(); ++i) {
@@ -344,7 +352,7 @@ std::vector<cv::Mat> VideoReader::decodeFrames(const std::vector<int64_t>& indic
         !(s.position >= 0 && s.position >= s.info.keyframes[slot] - 1 && s.position < target);
     while (true) {
       if (seek) s.seekToFrame(s.info.keyframes[slot]);
-      frames[i] = s.decodeForwardTo(target);
+      frames[i] = s.decodeForwardTo(target, request);
       if (!frames[i].empty()) break;
       if (seek) {
         if (slot == 0) {

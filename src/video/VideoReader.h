@@ -67,7 +67,8 @@ class VideoReader {
 
  private:
   struct State;
-  std::vector<cv::Mat> decodeFrames(const std::vector<int64_t>& indices);
+  struct Request;
+  std::vector<cv::Mat> decodeFrames(const std::vector<int64_t>& indices, Request& request);
   std::unique_ptr<State> state_;
 };
 

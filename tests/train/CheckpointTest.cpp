@@ -7,7 +7,6 @@
 
 #include "support/TestSupport.h"
 #include "train/Checkpoint.h"
-#include "train/Sgd.h"
 
 namespace tsn {
 namespace {
@@ -181,30 +180,6 @@ TEST(CheckpointStore, AProcessKilledMidSaveLeavesALoadableCheckpoint) {
     // Retention had not run yet when it crashed: the old one is still there too.
     EXPECT_EQ(store.list().size(), committed ? 2u : 1u);
   }
-}
-
-TEST(Sgd, MatchesTorchSgdAndRestoresItsMomentum) {
-  torch::manual_seed(0);
-  auto a = torch::randn({4, 3}, torch::requires_grad());
-  auto b = a.detach().clone().requires_grad_();
-  Sgd ours({{"w", a}}, 0.9, 1e-2);
-  torch::optim::SGD theirs({b}, torch::optim::SGDOptions(0.1).momentum(0.9).weight_decay(1e-2));
-  for (int i = 0; i < 3; ++i) {
-    const auto g = torch::randn({4, 3});
-    a.mutable_grad() = g.clone();
-    b.mutable_grad() = g.clone();
-    ours.step(0.1);
-    theirs.step();
-  }
-  EXPECT_TRUE(torch::allclose(a, b, 1e-6, 1e-7));
-  Sgd restored({{"w", b}}, 0.9, 1e-2);
-  restored.setMomentum(ours.momentum(), "test");
-  EXPECT_TRUE(torch::equal(restored.momentum().at("w"), ours.momentum().at("w")));
-  EXPECT_THAT(
-      [&] {
-        restored.setMomentum({{"v", torch::zeros({1})}}, "k.pt");
-      },
-      ::testing::ThrowsMessage<Error>(HasSubstr("k.pt: momentum for v")));
 }
 
 }  // namespace
