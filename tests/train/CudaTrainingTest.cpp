@@ -17,6 +17,7 @@
 #include "train/Checkpoint.h"
 #include "train/MixedPrecision.h"
 #include "train/Sgd.h"
+#include "train/ShortRun.h"
 #include "train/Trainer.h"
 
 namespace tsn {
@@ -33,48 +34,6 @@ class CudaTraining : public ::testing::Test {
     at::globalContext().setAllowTF32CuBLAS(false);
   }
 };
-
-/// A config for a short run on a synthetic set of 4 classes x 16 videos (48 train, 16 val): the
-/// CPU suite's Training test (tests/train/TrainingTest.cpp), with `extra` added to [train] and
-/// the dropout given.
-Config shortRun(const testing::TempDir& dir, const std::string& work, const std::string& extra,
-                double dropout = 0.0) {
-  const auto data = testing::syntheticDataset(dir.path() / "data", 4, 16, 30, 10);
-  Config c = parseConfig(fmt::format(R"(
-[model]
-backbone = "resnet18"
-width = 8
-num_classes = 4
-dropout = {3}
-{0}[train]
-epochs = 12
-batch_size = 8
-lr = 0.01
-lr_decay_epochs = [9]
-warmup_epochs = 1
-log_interval = 3
-val_interval = 6
-work_dir = "{1}"
-{2}
-[eval]
-batch_size = 16
-)",
-                                     testing::syntheticDataSection(data),
-                                     (dir.path() / work).string(), extra, dropout),
-                         "cuda_training_test.toml");
-  std::filesystem::create_directories(c.train.workDir);
-  return c;
-}
-
-TrainResult train(const Config& c, Tsn model, const Checkpoint* resumeFrom = nullptr) {
-  LocalCommunicator comm;
-  auto trainLoader = makeClipLoader(c, c.data.trainList, true);
-  auto valLoader = makeClipLoader(c, c.data.valList, false);
-  model->to(kGpu);
-  Trainer trainer(c, model, *trainLoader, *valLoader, comm, kGpu);
-  if (resumeFrom != nullptr) trainer.restore(*resumeFrom, "resumed.pt");
-  return trainer.run();
-}
 
 TEST_F(CudaTraining, AutocastRunsConvolutionsInBf16AndFp16AndRestoresFp32) {
   auto conv = torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 4, 3));
@@ -111,30 +70,12 @@ TEST_F(CudaTraining, LossScalerUnscalesOnTheGpuAndSkipsOverflow) {
 }
 
 TEST_F(CudaTraining, ChannelsLastComputesTheScoresOfNchw) {
-  ModelConfig m;
-  m.backbone = "resnet18";
-  m.width = 8;
-  m.numClasses = 5;
-  m.dropout = 0;
-  torch::manual_seed(0);
-  Tsn plain(m), nhwc(m);
-  torch::NoGradGuard noGrad;
-  for (const auto& p : plain->named_parameters())
-    nhwc->named_parameters()[p.key()].copy_(p.value());
-  plain->to(kGpu);
-  nhwc->to(kGpu);
-  nhwc->useChannelsLast();
-  EXPECT_TRUE(nhwc->named_parameters()["backbone.layer1.0.conv1.weight"].is_contiguous(
-      torch::MemoryFormat::ChannelsLast));
-  plain->eval();
-  nhwc->eval();
-  const auto clips = torch::randn({2, 3, 3, 32, 32}, kGpu);
-  EXPECT_TRUE(torch::allclose(plain(clips).cpu(), nhwc(clips).cpu(), 1e-4, 1e-4));
+  testing::expectChannelsLastScoresLikeNchw(kGpu);
 }
 
 TEST_F(CudaTraining, LoaderPinsBatchesForNonBlockingCopies) {
   testing::TempDir dir("cuda_pinned");
-  const Config c = shortRun(dir, "work", "");
+  const Config c = testing::shortRun(dir, "work");
   ASSERT_TRUE(c.data.pinMemory);
   auto loader = makeClipLoader(c, c.data.trainList, true);
   loader->startEpoch(0, 0);
@@ -150,13 +91,14 @@ class CudaPrecision : public CudaTraining, public ::testing::WithParamInterface<
 
 TEST_P(CudaPrecision, ShortRunLearns) {
   testing::TempDir dir("cuda_training_" + GetParam());
-  const std::string extra = GetParam() == "fp32" ? ""
-                            : GetParam() == "bf16_channels_last"
-                                ? "precision = \"bf16\"\nchannels_last = true"
-                                : "precision = \"fp16\"";
-  const Config c = shortRun(dir, "work", extra);
+  std::vector<std::string> overrides;
+  if (GetParam() == "bf16_channels_last") {
+    overrides = {"train.precision=bf16", "train.channels_last=true"};
+  }
+  if (GetParam() == "fp16") overrides = {"train.precision=fp16"};
+  const Config c = testing::shortRun(dir, "work", overrides);
   torch::manual_seed(0);
-  const TrainResult result = train(c, Tsn(c.model));
+  const TrainResult result = testing::train(c, Tsn(c.model), kGpu);
   EXPECT_EQ(result.steps, 12 * 6);
   EXPECT_LT(result.skippedSteps, result.steps / 4) << "loss scaling skipped most steps";
   EXPECT_EQ(result.lastValidation.clips, 16);
@@ -209,36 +151,11 @@ TEST_F(CudaTraining, CheckpointResumesBitwiseAndScoresTheSameOnTheCpu) {
   at::globalContext().setDeterministicAlgorithms(true, false);
   at::globalContext().setBenchmarkCuDNN(false);
   testing::TempDir dir("cuda_resume");
-  // Dropout 0.5 draws from the CUDA generator: resuming must restore it.
-  const Config whole = shortRun(dir, "whole", "epochs = 2\nlr_decay_epochs = [1]", 0.5);
-  torch::manual_seed(0);
-  const TrainResult uninterrupted = train(whole, Tsn(whole.model));
-
-  Config first = shortRun(dir, "resumed", "epochs = 2\nlr_decay_epochs = [1]\nmax_steps = 8", 0.5);
-  torch::manual_seed(0);
-  const TrainResult stopped = train(first, Tsn(first.model));
-  ASSERT_EQ(stopped.steps, 8);
-  const Checkpoint ckpt = readCheckpoint(stopped.lastCheckpoint);
-  ASSERT_TRUE(ckpt.rngCuda.defined()) << "the CUDA generator state is not in the checkpoint";
-  Config rest = first;
-  rest.train.maxSteps = 0;
-  torch::manual_seed(123);  // whatever the generators hold, the checkpoint's states win
-  const TrainResult resumed = train(rest, Tsn(rest.model), &ckpt);
-  ASSERT_EQ(resumed.steps, uninterrupted.steps);
-
-  const Checkpoint a = readCheckpoint(uninterrupted.lastCheckpoint);
-  const Checkpoint b = readCheckpoint(resumed.lastCheckpoint);
-  ASSERT_EQ(a.model.size(), b.model.size());
-  for (const auto& [name, tensor] : a.model) {
-    EXPECT_TRUE(torch::equal(tensor, b.model.at(name))) << name << " differs after resuming";
-  }
-  ASSERT_EQ(a.momentum.size(), b.momentum.size());
-  for (const auto& [name, tensor] : a.momentum) {
-    EXPECT_TRUE(torch::equal(tensor, b.momentum.at(name))) << "momentum of " << name;
-  }
+  const Checkpoint a = testing::expectResumeEqualsUninterrupted(dir, kGpu);
+  const ModelConfig model = testing::shortRun(dir, "whole").model;
 
   // The weights the GPU run saved score on the CPU as on the GPU.
-  Tsn onGpu(whole.model), onCpu(whole.model);
+  Tsn onGpu(model), onCpu(model);
   loadWeights(onGpu, a.model, "a.pt");
   loadWeights(onCpu, a.model, "a.pt");
   onGpu->to(kGpu);

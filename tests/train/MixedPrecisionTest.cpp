@@ -5,6 +5,7 @@
 #include "common/Error.h"
 #include "model/Tsn.h"
 #include "train/MixedPrecision.h"
+#include "train/ShortRun.h"
 
 namespace tsn {
 namespace {
@@ -65,24 +66,7 @@ TEST(LossScaler, DisabledIsTheIdentity) {
 }
 
 TEST(ChannelsLast, StoresWeightsNhwcAndComputesTheSameScores) {
-  ModelConfig m;
-  m.backbone = "resnet18";
-  m.width = 8;
-  m.numClasses = 5;
-  m.dropout = 0;
-  torch::manual_seed(0);
-  Tsn plain(m), nhwc(m);
-  torch::NoGradGuard noGrad;
-  for (const auto& p : plain->named_parameters())
-    nhwc->named_parameters()[p.key()].copy_(p.value());
-  nhwc->useChannelsLast();
-  const auto& w = nhwc->named_parameters()["backbone.conv1.weight"];
-  EXPECT_TRUE(w.is_contiguous(torch::MemoryFormat::ChannelsLast));
-  EXPECT_FALSE(w.is_contiguous());
-  plain->eval();
-  nhwc->eval();
-  const auto clips = torch::randn({2, 3, 3, 32, 32});
-  EXPECT_TRUE(torch::allclose(plain(clips), nhwc(clips), 1e-4, 1e-5));
+  testing::expectChannelsLastScoresLikeNchw(torch::kCPU);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "dist/Communicator.h"
 #include "model/Tsn.h"
 #include "support/TestSupport.h"
+#include "train/ShortRun.h"
 #include "train/Trainer.h"
 
 namespace tsn {
@@ -17,39 +18,13 @@ class Training : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Training, ShortRunOnSyntheticVideosLearnsFarAboveChance) {
   testing::TempDir dir("training_run_" + GetParam());
-  const auto data = testing::syntheticDataset(dir.path() / "data", 4, 16, 30, 10);
-  const Config c = parseConfig(
-      fmt::format(
-          R"(
-[model]
-backbone = "resnet18"
-width = 8
-num_classes = 4
-dropout = 0.0
-{0}[train]
-epochs = 12
-batch_size = 8
-lr = 0.01
-lr_decay_epochs = [9]
-warmup_epochs = 1
-log_interval = 3
-val_interval = 4
-work_dir = "{1}"
-{2}
-[eval]
-batch_size = 16
-)",
-          testing::syntheticDataSection(data), (dir.path() / "work").string(),
-          GetParam() == "bf16_channels_last" ? "precision = \"bf16\"\nchannels_last = true" : ""),
-      "training_test.toml");
-  std::filesystem::create_directories(c.train.workDir);
+  const Config c = testing::shortRun(
+      dir, "work",
+      GetParam() == "bf16_channels_last"
+          ? std::vector<std::string>{"train.precision=bf16", "train.channels_last=true"}
+          : std::vector<std::string>{});
   torch::manual_seed(0);
-  Tsn model(c.model);
-  LocalCommunicator comm;
-  auto train = makeClipLoader(c, c.data.trainList, true);
-  auto val = makeClipLoader(c, c.data.valList, false);
-  Trainer trainer(c, model, *train, *val, comm, torch::kCPU);
-  const TrainResult result = trainer.run();
+  const TrainResult result = testing::train(c, Tsn(c.model), torch::kCPU);
 
   EXPECT_EQ(result.steps, 12 * 6);  // 48 training videos, batch 8
   EXPECT_EQ(result.lastValidation.clips, 16);
@@ -83,6 +58,13 @@ batch_size = 16
 }
 
 INSTANTIATE_TEST_SUITE_P(Precisions, Training, ::testing::Values("fp32", "bf16_channels_last"));
+
+// In process: a trainer that restores a checkpoint continues exactly (CudaTrainingTest runs the
+// same on a GPU; DistributedCli the same through tsn_dist on 2 ranks).
+TEST(Training, RestoredTrainerContinuesTheUninterruptedRunBitwise) {
+  testing::TempDir dir("training_resume");
+  testing::expectResumeEqualsUninterrupted(dir, torch::kCPU);
+}
 
 }  // namespace
 }  // namespace tsn
