@@ -79,10 +79,11 @@ class LoaderTest : public ::testing::Test {
   std::vector<VideoSample> samples(const std::string& list = "train.list") const {
     return readFileList((dataDir_->path() / list).string(), DataFormat::Video, dataDir_->str(), 3);
   }
+  /// Every batch of epoch 1, seed 11 (rank and world as `o` says).
   std::vector<Batch> epoch(std::vector<VideoSample> s, bool training, int workers,
-                           LoaderOptions o = {}) const {
+                           LoaderOptions o = {}, int64_t batchSize = 4) const {
     auto dataset = std::make_shared<ClipDataset>(std::move(s), model(), data(), training);
-    o.batchSize = 4;
+    o.batchSize = batchSize;
     o.workers = workers;
     o.shuffle = training;
     o.padToEqualShards = training;
@@ -146,18 +147,11 @@ TEST_F(LoaderTest, SameBatchesWhateverTheNumberOfWorkers) {
 TEST_F(LoaderTest, RanksDrawIndependentlyAndEachSlotAsOneRankWould) {
   // One video listed 8 times: clips differ only by their random offsets, crops and flips.
   const std::vector<VideoSample> same(8, samples()[0]);
-  auto dataset = std::make_shared<ClipDataset>(same, model(), data(), true);
   const auto firstBatch = [&](int rank, int world, int64_t batchSize) {
     LoaderOptions o;
-    o.batchSize = batchSize;
     o.rank = rank;
     o.worldSize = world;
-    o.shuffle = true;
-    o.padToEqualShards = true;
-    o.seed = 11;
-    ClipLoader loader(dataset, o);
-    loader.startEpoch(1);
-    return *loader.next();
+    return epoch(same, true, 0, o, batchSize).front();
   };
   const Batch single = firstBatch(0, 1, 4);
   const Batch rank0 = firstBatch(0, 2, 2), rank1 = firstBatch(1, 2, 2);
