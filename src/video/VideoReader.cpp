@@ -74,6 +74,16 @@ struct VideoReader::State {
   AvPtr<SwsContext> sws;
   int streamIndex = -1;
   std::vector<int64_t> framePts;  ///< presentation timestamp of frame n, ascending
+  /// Per entry of info.keyframes: the keyframe's decode timestamp (its presentation timestamp
+  /// where it has none).
+  std::vector<int64_t> keyframeDts;
+  /// Demuxers seek by presentation (MP4, Matroska) or by decode timestamps (MPEG-TS/PS): the
+  /// first seek that lands after its keyframe by one switches to the other.
+  bool seekByDts = false;
+  /// Frames are numbered in the order the decoder returns them from the start of the file,
+  /// since the packets carry no usable presentation timestamps (AVI with B-frames, raw
+  /// elementary streams): the only seek is back to the start.
+  bool sequential = false;
   int64_t position = -1;  ///< index of the frame the decoder returned last; -1: unknown (seek)
   bool drained = false;   ///< the decoder has returned its last frame
   /// The current call's deadline: a member, since FFmpeg's interrupt callback reads it.
@@ -96,8 +106,9 @@ struct VideoReader::State {
     }
   }
 
-  void open() {
-    startClock();
+  /// Opens the container (again, when rewinding): only local files of allowed demuxers.
+  void openDemuxer() {
+    format.reset();
     // The interrupt callback ends blocking FFmpeg calls (open, probe, read) past the deadline.
     AVFormatContext* raw = avformat_alloc_context();
     TSN_CHECK(raw != nullptr, "{}: out of memory", path());
@@ -113,11 +124,20 @@ struct VideoReader::State {
     if (rc < 0) checkTime();
     TSN_CHECK_AV(rc, path());  // avformat_open_input freed the context on failure
     format.reset(raw);
+    for (unsigned i = 0; streamIndex >= 0 && i < format->nb_streams; ++i) {
+      if (static_cast<int>(i) != streamIndex) format->streams[i]->discard = AVDISCARD_ALL;
+    }
+  }
+
+  void open() {
+    startClock();
+    openDemuxer();
     TSN_CHECK_AV(avformat_find_stream_info(format.get(), nullptr), path());
     info.container = format->iformat->name;
     for (unsigned i = 0; i < format->nb_streams; ++i) {
       if (streamIndex < 0 && format->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_VIDEO) {
         streamIndex = static_cast<int>(i);
+        format->streams[i]->discard = AVDISCARD_DEFAULT;
       } else {
         format->streams[i]->discard = AVDISCARD_ALL;
       }
@@ -154,7 +174,11 @@ struct VideoReader::State {
 
   /// Reads every packet of the stream once (no decoding) for frame count and keyframes.
   void indexPackets(AVStream* stream) {
-    std::vector<std::pair<int64_t, bool>> packets;  // (timestamp, keyframe)
+    struct Packet {
+      int64_t pts, dts;
+      bool key;
+    };
+    std::vector<Packet> packets;
     while (true) {
       const int rc = av_read_frame(format.get(), packet.get());
       if (rc == AVERROR_EOF) break;
@@ -163,13 +187,7 @@ struct VideoReader::State {
       // Packets flagged DISCARD (outside an MP4 edit list, say) decode to frames FFmpeg drops:
       // they are not frames of the video.
       if (packet->stream_index == streamIndex && !(packet->flags & AV_PKT_FLAG_DISCARD)) {
-        const int64_t ts = packet->pts != AV_NOPTS_VALUE ? packet->pts : packet->dts;
-        if (ts == AV_NOPTS_VALUE) {
-          av_packet_unref(packet.get());
-          throw VideoError(VideoFailure::InvalidData,
-                           fmt::format("{}: video packet without timestamp", path()));
-        }
-        packets.emplace_back(ts, (packet->flags & AV_PKT_FLAG_KEY) != 0);
+        packets.push_back({packet->pts, packet->dts, (packet->flags & AV_PKT_FLAG_KEY) != 0});
       }
       av_packet_unref(packet.get());
     }
@@ -177,17 +195,33 @@ struct VideoReader::State {
       throw VideoError(VideoFailure::EmptyVideo,
                        fmt::format("{}: video stream has no frames", path()));
     }
-    for (const auto& p : packets) framePts.push_back(p.first);
-    std::sort(framePts.begin(), framePts.end());
-    for (const auto& [ts, key] : packets) {
-      if (key) info.keyframes.push_back(indexOf(ts));
-    }
-    std::sort(info.keyframes.begin(), info.keyframes.end());
-    if (info.keyframes.empty() || info.keyframes.front() != 0) {
-      info.keyframes.insert(info.keyframes.begin(), 0);
-    }
-    info.numFrames = static_cast<int64_t>(framePts.size());
+    info.numFrames = static_cast<int64_t>(packets.size());
     const double timeBase = av_q2d(stream->time_base);
+    // Without a presentation timestamp on every packet (AVI leaves them out of frames that
+    // B-frames are reordered around; raw streams have none) the order is the decoder's alone.
+    sequential = std::any_of(packets.begin(), packets.end(),
+                             [](const Packet& p) { return p.pts == AV_NOPTS_VALUE; });
+    if (sequential) {
+      info.seekable = false;
+      info.keyframes = {0};
+      keyframeDts = {AV_NOPTS_VALUE};
+      info.durationS = stream->duration != AV_NOPTS_VALUE ? stream->duration * timeBase
+                       : info.fps > 0                     ? info.numFrames / info.fps
+                                                          : 0;
+      return;
+    }
+    for (const auto& p : packets) framePts.push_back(p.pts);
+    std::sort(framePts.begin(), framePts.end());
+    std::vector<std::pair<int64_t, int64_t>> keys;  // (frame index, seek timestamp)
+    for (const auto& p : packets) {
+      if (p.key) keys.emplace_back(indexOf(p.pts), p.dts != AV_NOPTS_VALUE ? p.dts : p.pts);
+    }
+    std::sort(keys.begin(), keys.end());
+    if (keys.empty() || keys.front().first != 0) keys.insert(keys.begin(), {0, framePts.front()});
+    for (const auto& [index, ts] : keys) {
+      info.keyframes.push_back(index);
+      keyframeDts.push_back(ts);
+    }
     info.durationS = stream->duration != AV_NOPTS_VALUE
                          ? stream->duration * timeBase
                          : (framePts.back() - framePts.front()) * timeBase;
@@ -205,9 +239,15 @@ struct VideoReader::State {
     return static_cast<size_t>(std::upper_bound(k.begin(), k.end(), index) - k.begin()) - 1;
   }
 
-  void seekToFrame(int64_t index) {
-    TSN_CHECK_AV(av_seek_frame(format.get(), streamIndex, framePts[index], AVSEEK_FLAG_BACKWARD),
-                 path());
+  /// Positions the demuxer at keyframe `slot` of info.keyframes; slot 0 of a sequential video
+  /// (and `fromStart`) reopens the file, the one start position every demuxer gets right.
+  void seekToKeyframe(size_t slot, bool fromStart = false) {
+    if (sequential || fromStart) {
+      openDemuxer();
+    } else {
+      const int64_t ts = seekByDts ? keyframeDts[slot] : framePts[info.keyframes[slot]];
+      TSN_CHECK_AV(av_seek_frame(format.get(), streamIndex, ts, AVSEEK_FLAG_BACKWARD), path());
+    }
     avcodec_flush_buffers(codec.get());
     position = -1;
     drained = false;
@@ -223,7 +263,7 @@ struct VideoReader::State {
         ++stats.framesDecoded;
         int64_t pts = frame->best_effort_timestamp;
         if (pts == AV_NOPTS_VALUE) pts = frame->pts;
-        position = pts == AV_NOPTS_VALUE ? position + 1 : indexOf(pts);
+        position = sequential || pts == AV_NOPTS_VALUE ? position + 1 : indexOf(pts);
         return true;
       }
       if (rc == AVERROR_EOF) {
@@ -250,9 +290,9 @@ struct VideoReader::State {
         continue;
       }
       // A frame nothing refers to and nobody asked for need not be decoded at all (H.264
-      // and HEVC honour this per packet).
+      // and HEVC honour this per packet). Sequential videos count every frame returned.
       const int64_t ts = packet->pts != AV_NOPTS_VALUE ? packet->pts : packet->dts;
-      const bool keep = ts == AV_NOPTS_VALUE || request.wanted.count(indexOf(ts)) > 0;
+      const bool keep = sequential || ts == AV_NOPTS_VALUE || request.wanted.count(indexOf(ts)) > 0;
       codec->skip_frame = keep ? AVDISCARD_DEFAULT : AVDISCARD_NONREF;
       const int sent = avcodec_send_packet(codec.get(), packet.get());
       av_packet_unref(packet.get());
@@ -348,18 +388,27 @@ std::vector<cv::Mat> VideoReader::decodeFrames(const std::vector<int64_t>& indic
     // Carry on decoding when the decoder already sits in the target's GOP (or just before
     // it); otherwise jump to the keyframe. If a seek lands after the target (demuxers seek by
     // decode timestamps), step back one keyframe at a time.
+    // A seek that misses retries by decode timestamp, then one keyframe earlier; when even
+    // the first keyframe's misses, decoding starts from the reopened file.
     bool seek =
         !(s.position >= 0 && s.position >= s.info.keyframes[slot] - 1 && s.position < target);
+    bool fromStart = false;
     while (true) {
-      if (seek) s.seekToFrame(s.info.keyframes[slot]);
+      if (seek) s.seekToKeyframe(slot, fromStart);
       frames[i] = s.decodeForwardTo(target, request);
       if (!frames[i].empty()) break;
       if (seek) {
-        if (slot == 0) {
+        if (!s.sequential && !fromStart && !s.seekByDts &&
+            s.keyframeDts[slot] != s.framePts[s.info.keyframes[slot]]) {
+          s.seekByDts = true;
+        } else if (slot > 0) {
+          --slot;
+        } else if (!fromStart && !s.sequential) {
+          fromStart = true;
+        } else {
           throw VideoError(VideoFailure::UndecodableFrame,
                            fmt::format("{}: frame {} could not be decoded", s.path(), target));
         }
-        --slot;
       }
       seek = true;
     }

@@ -2,7 +2,7 @@
 /// @file Frame-accurate sparse decoding of one video file.
 ///
 /// Frame n is the n-th frame, in presentation order, that FFmpeg decodes from the file's first
-/// video stream (what `ffmpeg -i V -vsync passthrough` numbers n). The frame count and keyframe
+/// video stream (what `ffmpeg -i V -fps_mode passthrough` numbers n). The frame count and keyframe
 /// positions come from the demuxer's packets, not from container metadata.
 
 #include <opencv2/core.hpp>
@@ -19,7 +19,7 @@ struct ReaderOptions {
   double timeoutS = 30;  ///< per open and per decode() call; 0: no limit
   /// Demuxers allowed (FFmpeg names); empty allows every one. Only the `file` protocol is ever
   /// allowed, so a list or a playlist cannot make FFmpeg open a URL.
-  std::string containers = "mov,mp4,matroska,webm,avi,mpegts,flv,mpeg";
+  std::string containers = "mov,mp4,matroska,webm,avi,mpegts,flv,mpeg,asf,h264,hevc";
 };
 
 struct VideoInfo {
@@ -34,6 +34,10 @@ struct VideoInfo {
   std::string container;
   std::string pixelFormat;
   std::vector<int64_t> keyframes;  ///< frame indices (presentation order) of keyframes
+  /// False where packets carry no presentation timestamps (AVI with B-frames, raw H.264/HEVC
+  /// streams): frames are then numbered in the order the decoder returns them, keyframes holds
+  /// only 0, and each decode() call decodes from the start of the file.
+  bool seekable = true;
 };
 
 /// Counters of one reader, for benchmarks and tests.

@@ -36,7 +36,8 @@ int main(int argc, char** argv) {
                         {"codec", i.codec},
                         {"container", i.container},
                         {"pixel_format", i.pixelFormat},
-                        {"keyframes", i.keyframes}};
+                        {"keyframes", i.keyframes},
+                        {"seekable", i.seekable}};
     if (!dumpFrames.empty()) {
       std::vector<int64_t> indices;
       for (const auto& part : tsn::split(dumpFrames, ',')) indices.push_back(std::stoll(part));
@@ -60,7 +61,10 @@ int main(int argc, char** argv) {
                        "{}: {} frames, {:.3f} fps, {:.3f} s, {}x{}, rotation {}, {} in {} ({})\n",
                        i.path, i.numFrames, i.fps, i.durationS, i.width, i.height, i.rotation,
                        i.codec, i.container, i.pixelFormat)
-                << fmt::format("keyframes: {}\n", fmt::join(i.keyframes, " "));
+                << fmt::format("keyframes: {}{}\n", fmt::join(i.keyframes, " "),
+                               i.seekable ? ""
+                                          : " (no presentation timestamps: decoded from the "
+                                            "start, in decoder order)");
       if (j.contains("written")) {
         for (const auto& f : j["written"]) std::cout << "wrote " << f.get<std::string>() << "\n";
       }
