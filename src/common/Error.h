@@ -20,6 +20,13 @@ class ConfigError : public Error {
   using Error::Error;
 };
 
+/// A file the program must write could not be written (disk full, quota, read-only file
+/// system): names the file and the system's reason. Programs exit with kExitWriteFailed.
+class WriteError : public Error {
+ public:
+  using Error::Error;
+};
+
 namespace detail {
 [[noreturn]] void throwCheckFailure(const char* file, int line, const char* expr,
                                     const std::string& message);

@@ -33,6 +33,10 @@ int runMain(const char* program, const std::function<int()>& body) {
   } catch (const ConfigError& e) {
     std::cerr << program << ": config error: " << e.what() << std::endl;
     code = kExitConfigError;
+  } catch (const WriteError& e) {
+    logging::get("main")->error("{}", e.what());
+    std::cerr << program << ": write error: " << e.what() << std::endl;
+    code = kExitWriteFailed;
   } catch (const std::exception& e) {
     logging::get("main")->error("{}", e.what());
     std::cerr << program << ": error: " << e.what() << std::endl;

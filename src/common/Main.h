@@ -8,15 +8,24 @@ namespace tsn {
 
 /// Exit codes of every tsn-dist program. kExitStopped: training stopped on request (SIGUSR1,
 /// SIGTERM) after committing a checkpoint; run it again with --resume auto (the Slurm scripts
-/// requeue the job on this code). 75 is sysexits' EX_TEMPFAIL.
-enum ExitCode : int { kExitOk = 0, kExitFailure = 1, kExitConfigError = 2, kExitStopped = 75 };
+/// requeue the job on this code). 75 is sysexits' EX_TEMPFAIL. kExitWriteFailed: a file that
+/// had to be written (a checkpoint) could not be, the disk being full, say; what was written
+/// before is intact (sysexits' EX_IOERR).
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitFailure = 1,
+  kExitConfigError = 2,
+  kExitWriteFailed = 74,
+  kExitStopped = 75
+};
 
 /// From now on SIGUSR1 and SIGTERM only set a flag (the signal number) that the training loop
 /// reads; returns it.
 const std::atomic<int>* installStopSignals();
 
-/// Runs `body`; a ConfigError prints "<program>: config error: <what>" and returns 2, any
-/// other exception "<program>: error: <what>" and returns 1. Logs are flushed either way.
+/// Runs `body`; a ConfigError prints "<program>: config error: <what>" and returns 2, a
+/// WriteError "<program>: write error: <what>" and returns 74, any other exception
+/// "<program>: error: <what>" and returns 1. Logs are flushed either way.
 int runMain(const char* program, const std::function<int()>& body);
 
 }  // namespace tsn

@@ -3,7 +3,12 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <sstream>
@@ -159,6 +164,35 @@ void checkTrainingInputs(const Config& config) {
   }
   if (!config.data.root.empty() && !std::filesystem::is_directory(config.data.root)) {
     failAt(config, "data.root", "directory not found: " + config.data.root);
+  }
+  checkWorkDir(config);
+}
+
+void checkWorkDir(const Config& config) {
+  const std::filesystem::path workDir = config.train.workDir;
+  // The work dir, or the nearest of its parents that exists: it is created later, with the
+  // run's first log line, so a refused run leaves nothing behind.
+  std::filesystem::path dir = std::filesystem::absolute(workDir);
+  while (!std::filesystem::exists(dir) && dir.has_relative_path()) dir = dir.parent_path();
+  if (!std::filesystem::is_directory(dir)) {
+    failAt(config, "train.work_dir",
+           fmt::format("cannot create {}: {} is not a directory", workDir.string(), dir.string()));
+  }
+  // A file written and removed: permissions, read-only mounts and quotas all show here.
+  const auto probe = dir / fmt::format(".tsn-write-probe-{}", ::getpid());
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int err = fd < 0 ? errno : 0;
+  if (fd >= 0) {
+    if (::write(fd, "x", 1) != 1) err = errno;
+    if (::close(fd) != 0 && err == 0) err = errno;
+    ::unlink(probe.c_str());
+  }
+  if (err != 0) {
+    failAt(config, "train.work_dir",
+           dir == std::filesystem::absolute(workDir)
+               ? fmt::format("cannot write in {}: {}", workDir.string(), std::strerror(err))
+               : fmt::format("cannot create {}: cannot write in {}: {}", workDir.string(),
+                             dir.string(), std::strerror(err)));
   }
 }
 

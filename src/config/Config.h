@@ -133,9 +133,16 @@ Config loadConfig(const std::filesystem::path& file,
 Config parseConfig(const std::string& text, const std::string& sourceName,
                    const std::vector<std::string>& overrides = {});
 
-/// Checks that the files a training run reads exist (lists, data root, model.pretrained).
-/// Throws ConfigError naming the key, where it was set, and the path.
+/// Checks that the files a training run reads exist (lists, data root, model.pretrained) and
+/// that train.work_dir can be written (checkWorkDir). Throws ConfigError naming the key, where
+/// it was set, and the path.
 void checkTrainingInputs(const Config& config);
+
+/// Checks that train.work_dir can be written: a file is written and removed in it or, where it
+/// is missing (training creates it with its parents, as MMAction2 does), in the nearest parent
+/// that exists. Throws ConfigError naming the key and the system's reason (read-only file
+/// system, permissions, a file in the way).
+void checkWorkDir(const Config& config);
 
 /// The full resolved config (every key, defaults included) as TOML text, which loadConfig reads
 /// back to an equal config.

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <regex>
 
@@ -23,13 +25,37 @@ c10::Dict<std::string, torch::Tensor> toDict(const StateDict& tensors) {
   return d;
 }
 
-void syncPath(const std::filesystem::path& path, int flags) {
-  const int fd = ::open(path.c_str(), flags);
-  if (fd < 0) throw Error(fmt::format("{}: cannot open to sync", path.string()));
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) throw Error(fmt::format("{}: fsync failed", path.string()));
+[[noreturn]] void writeFailed(const std::filesystem::path& file, const std::string& step, int err) {
+  throw WriteError(fmt::format("{}: not written ({}: {}); the previous file, if any, is intact",
+                               file.string(), step, std::strerror(err)));
 }
+
+/// fsync of a file or directory; `file` is what the message names.
+void syncPath(const std::filesystem::path& path, int flags, const std::filesystem::path& file) {
+  const int fd = ::open(path.c_str(), flags);
+  if (fd < 0) writeFailed(file, "opening " + path.string() + " to sync it", errno);
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) writeFailed(file, "fsync of " + path.string(), err);
+}
+
+/// The temporary file of one atomic write: removed unless it was renamed into place, so a
+/// write that fails on a full disk leaves the disk as it found it.
+class TempFile {
+ public:
+  explicit TempFile(std::filesystem::path path) : path_(std::move(path)) {}
+  ~TempFile() {
+    if (!path_.empty()) ::unlink(path_.c_str());
+  }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  void release() { path_.clear(); }
+
+ private:
+  std::filesystem::path path_;
+};
 
 class Reader {
  public:
@@ -109,19 +135,33 @@ void writeFileAtomically(const std::filesystem::path& file, const std::string& b
     if (progress) progress(point);
   };
   const auto dir = file.parent_path().empty() ? std::filesystem::path(".") : file.parent_path();
-  std::filesystem::create_directories(dir);
-  const auto temp = dir / fmt::format(".{}.tmp-{}", file.filename().string(), ::getpid());
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    if (!out) throw Error(fmt::format("{}: write failed (disk full?)", temp.string()));
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) writeFailed(file, "creating " + dir.string(), ec.value());
+  TempFile temp(dir / fmt::format(".{}.tmp-{}", file.filename().string(), ::getpid()));
+  const int fd = ::open(temp.path().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) writeFailed(file, "creating " + temp.path().string(), errno);
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      writeFailed(file, "writing " + temp.path().string(), err);
+    }
+    done += static_cast<size_t>(n);
   }
+  // Some file systems (NFS, full ones among them) report a failed write only at close.
+  if (::close(fd) != 0) writeFailed(file, "closing " + temp.path().string(), errno);
   reached("temp-written");
-  syncPath(temp, O_RDONLY);
+  syncPath(temp.path(), O_RDONLY, file);
   reached("synced");
-  std::filesystem::rename(temp, file);
-  syncPath(dir, O_RDONLY | O_DIRECTORY);
+  if (::rename(temp.path().c_str(), file.c_str()) != 0) {
+    writeFailed(file, "renaming " + temp.path().string(), errno);
+  }
+  temp.release();
+  syncPath(dir, O_RDONLY | O_DIRECTORY, file);
   reached("renamed");
 }
 

@@ -73,6 +73,7 @@ void Trainer::restore(const Checkpoint& ckpt, const std::string& source) {
   trainingStep_.scaler().restore(ckpt.lossScale, ckpt.lossScaleGoodSteps);
   step_ = ckpt.step;
   lastSavedStep_ = ckpt.step;
+  lastCheckpoint_ = source;
   startEpoch_ = ckpt.epoch;
   startBatch_ = ckpt.iter;
   bestTop1_ = ckpt.metrics.value("best_top1", -1.0);
@@ -141,7 +142,18 @@ void Trainer::saveCheckpoint(int64_t epoch, int64_t iter) {
   averageBuffers(*model_, comm_);
   const Checkpoint c = snapshot(epoch, iter);  // collective
   if (comm_.rank() == 0) {
-    lastCheckpoint_ = store_.commit(c, pendingBest_);
+    try {
+      lastCheckpoint_ = store_.commit(c, pendingBest_);
+    } catch (const WriteError& e) {
+      // The job stops (kExitWriteFailed): training on without checkpoints would risk more
+      // work than it could save. What `latest` names is whole and resumable.
+      throw WriteError(fmt::format(
+          "checkpoint of step {} failed: {}. {}; make room, then run again with --resume auto",
+          step_, e.what(),
+          lastCheckpoint_.empty()
+              ? std::string("No checkpoint of this run is on disk yet")
+              : fmt::format("The last checkpoint, {}, is intact", lastCheckpoint_.string())));
+    }
     logging::get("train")->info("checkpoint {}{} ({:.1f}s)", lastCheckpoint_.string(),
                                 pendingBest_ ? " (best so far: also best.pt)" : "", time.seconds());
     metricLog_.write({{"mode", "checkpoint"},

@@ -189,6 +189,31 @@ TEST(Config, MissingListFileNamesKeyLineAndPath) {
               HasSubstr("/no/such/config.toml: config file not found"));
 }
 
+TEST(Config, AWorkDirThatCannotBeWrittenIsRefusedAndNothingIsCreated) {
+  testing::TempDir dir("config_work_dir");
+  testing::writeFile(dir.path() / "train.list", "a.mp4 0\n");
+  const auto config = [&](const std::filesystem::path& workDir) {
+    return parseConfig("[data]\nroot = \"" + dir.str() + "\"\ntrain_list = \"" +
+                           (dir.path() / "train.list").string() + "\"\nval_list = \"" +
+                           (dir.path() / "train.list").string() + "\"\n[train]\nwork_dir = \"" +
+                           workDir.string() + "\"\n",
+                       "w.toml");
+  };
+  testing::writeFile(dir.path() / "a_file", "x");
+  const auto blocked = dir.path() / "a_file" / "sub" / "work";
+  EXPECT_THAT(configError([&] { checkTrainingInputs(config(blocked)); }),
+              HasSubstr("w.toml:6: train.work_dir: cannot create " + blocked.string() + ": " +
+                        (dir.path() / "a_file").string() + " is not a directory"));
+  // A missing one is fine (training creates it) and is not created by the check.
+  const auto missing = dir.path() / "new" / "work";
+  EXPECT_NO_THROW(checkTrainingInputs(config(missing)));
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "new"));
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()),
+                          std::filesystem::directory_iterator()),
+            2)
+      << "the write probe was left behind";
+}
+
 TEST(Config, ShippedConfigsLoadAndMatchTheirRecipes) {
   const std::string dir = std::string(TSN_SOURCE_DIR) + "/configs/";
   const Config seg3 = loadConfig(dir + "tsn_r50_k400_seg3.toml");

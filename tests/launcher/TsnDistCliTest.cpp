@@ -1,6 +1,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sys/mount.h>
+
 #include <fstream>
 
 #include "support/TestSupport.h"
@@ -133,6 +135,94 @@ TEST_F(TsnDistCli, TrainsAndWritesConfigLogsAndMetrics) {
                          std::istreambuf_iterator<char>());
   EXPECT_THAT(text, HasSubstr("log_interval = 1"));       // the override is in the resolved config
   EXPECT_THAT(text, HasSubstr("lr_decay_epochs = [1]"));  // and the resolved defaults
+}
+
+/// A small tmpfs mounted for one test (root only; nullopt elsewhere) and unmounted after.
+class Tmpfs {
+ public:
+  static std::unique_ptr<Tmpfs> mount(const std::filesystem::path& dir,
+                                      const std::string& options) {
+    std::filesystem::create_directories(dir);
+    if (::mount("tmpfs", dir.c_str(), "tmpfs", 0, options.c_str()) != 0) return nullptr;
+    return std::unique_ptr<Tmpfs>(new Tmpfs(dir));
+  }
+  ~Tmpfs() { ::umount2(dir_.c_str(), MNT_DETACH); }
+  /// Sets the size limit (bytes) of the mounted file system.
+  bool resize(uint64_t bytes) {
+    return ::mount("tmpfs", dir_.c_str(), "tmpfs", MS_REMOUNT,
+                   fmt::format("size={}", bytes).c_str()) == 0;
+  }
+
+ private:
+  explicit Tmpfs(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  std::filesystem::path dir_;
+};
+
+uint64_t bytesUnder(const std::filesystem::path& dir) {
+  uint64_t total = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (e.is_regular_file()) total += e.file_size();
+  }
+  return total;
+}
+
+std::string latestName(const std::filesystem::path& workDir) {
+  std::ifstream in(workDir / "checkpoints" / "latest");
+  std::string name;
+  in >> name;
+  return name;
+}
+
+TEST_F(TsnDistCli, AWorkDirThatCannotBeWrittenIsRefusedBeforeAnyWork) {
+  // A file where a directory must be.
+  testing::writeFile(dir_->path() / "file", "x");
+  const auto underFile = dir_->path() / "file" / "work";
+  auto r = runWith(config(), "--set train.work_dir=" + underFile.string());
+  expectRefused(r, underFile, "train.work_dir: cannot create " + underFile.string());
+  EXPECT_THAT(r.output, HasSubstr("is not a directory"));
+
+  // A read-only file system (a read-only tmpfs; root bypasses permission bits).
+  const auto readOnly = dir_->path() / "ro";
+  const auto mounted = Tmpfs::mount(readOnly, "ro,size=1m");
+  if (!mounted) GTEST_SKIP() << "cannot mount a tmpfs here (not root): read-only case not run";
+  r = runWith(config(), "--set train.work_dir=" + (readOnly / "work").string());
+  expectRefused(r, readOnly / "work", "cannot write in " + readOnly.string());
+  EXPECT_THAT(r.output, HasSubstr(std::strerror(EROFS)));
+}
+
+// The disk fills between two checkpoints: the run stops with exit code 74 and a message naming
+// the checkpoint, `latest` still names the previous checkpoint, which resumes once there is room.
+TEST_F(TsnDistCli, AFullDiskStopsTheRunAndKeepsTheLastCheckpoint) {
+  const auto work = workDir();
+  const auto disk = Tmpfs::mount(work, "size=64m");
+  if (!disk) GTEST_SKIP() << "cannot mount a tmpfs here (not root): full-disk case not run";
+  const std::string text = config();  // a checkpoint at every epoch end
+  // Epoch 0 (3 steps) with its checkpoint, then stop.
+  auto r = runWith(text, "--max-steps 3");
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  const std::string first = latestName(work);
+  ASSERT_FALSE(first.empty()) << r.output;
+  const uint64_t checkpointBytes = std::filesystem::file_size(work / "checkpoints" / first);
+  // Room for the logs to grow, not for another checkpoint.
+  ASSERT_TRUE(disk->resize(bytesUnder(work) + checkpointBytes / 2));
+
+  r = runWith(text, "--resume auto");
+  EXPECT_EQ(r.exitCode, 74) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("tsn_dist: write error: checkpoint of step"));
+  EXPECT_THAT(r.output, HasSubstr(std::strerror(ENOSPC)));
+  EXPECT_THAT(r.output, HasSubstr("The last checkpoint, " +
+                                  (work / "checkpoints" / first).string() + ", is intact"));
+  EXPECT_EQ(latestName(work), first);
+  for (const auto& e : std::filesystem::directory_iterator(work / "checkpoints")) {
+    EXPECT_THAT(e.path().filename().string(), ::testing::Not(HasSubstr(".tmp-")));
+  }
+
+  // With room again the same command resumes from it and finishes.
+  ASSERT_TRUE(disk->resize(64 << 20));
+  r = runWith(text, "--resume auto");
+  EXPECT_EQ(r.exitCode, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr(first));
+  EXPECT_NE(latestName(work), first);
 }
 
 }  // namespace

@@ -15,7 +15,7 @@ int main(int argc, char** argv) {
   app.add_option("--val-fraction", o.valFraction, "share of each class in val.list")
       ->capture_default_str();
   app.add_option("--seed", o.seed,
-                 "seed; the same seed gives the same content (README: encoded bytes may differ)")
+                 "seed; the same seed gives the same files, byte for byte, at any --jobs")
       ->capture_default_str();
   app.add_option("--width", o.width, "frame width (even)")->capture_default_str();
   app.add_option("--height", o.height, "frame height (even)")->capture_default_str();
