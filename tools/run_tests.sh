@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs dependencies, builds, and runs every test (GoogleTest suites, the Python checks
-# against torchvision, the Slurm tests) through CTest against Debian's LibTorch 1.13 (CPU).
+# against torchvision, the Slurm tests) through CTest against Debian's LibTorch 1.13 (CPU); then
+# the sanitizer build's suites and the fuzz targets (tools/sanitize.sh).
 # Where the CUDA toolkit is installed (/usr/local/cuda), also builds the TSN_WITH_CUDA=ON variant
 # against PyTorch 2.11's LibTorch with CUDA 13 from PyPI (what GPU users build) and runs every
 # test but the Slurm ones against it here on the CPU; its CUDA-labelled tests report Skipped
@@ -10,6 +11,8 @@ cd "$(dirname "$0")/.."
 tools/install_deps.sh
 tools/build.sh
 (cd build && ctest --output-on-failure -j "$(nproc)" --timeout 600)
+# The input readers under ASan + UBSan, and a minute of fuzzing per reader (clang, build-asan/).
+tools/sanitize.sh
 
 cuda_root=${CUDA_HOME:-/usr/local/cuda}
 if [[ -x "$cuda_root/bin/nvcc" ]] && ! site=$(tools/gpu/fetch_torch.sh); then

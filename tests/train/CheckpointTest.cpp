@@ -1,7 +1,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <fstream>
 
@@ -102,6 +105,13 @@ TEST(Checkpoint, EachKindOfBadCheckpointGivesOneClearError) {
   expectError("text.pt", "unreadable checkpoint");
   expectError("state_dict.pt", "not a tsn-dist checkpoint: has no 'format'");
   expectError("missing.pt", "cannot open checkpoint");
+  // A length field the fuzzer damaged: refused before LibTorch's unpickler allocates (and
+  // zero-fills) the 4 GiB it announces.
+  const std::string damaged =
+      std::string(TSN_SOURCE_DIR) +
+      "/tests/fuzz/regressions/fuzz_checkpoint/libtorch-unpickler-huge-length";
+  EXPECT_THAT([&] { readCheckpoint(damaged); }, ::testing::ThrowsMessage<CheckpointError>(HasSubstr(
+                                                    "damaged pickle: 4294967295 bytes announced")));
 
   Checkpoint c = readCheckpoint(dir.path() / "good.pt");
   ModelConfig other = modelFor(c);
@@ -180,6 +190,57 @@ TEST(CheckpointStore, AProcessKilledMidSaveLeavesALoadableCheckpoint) {
     // Retention had not run yet when it crashed: the old one is still there too.
     EXPECT_EQ(store.list().size(), committed ? 2u : 1u);
   }
+}
+
+// A disk that fills during a save (here: a file size limit, which fails write() as a full disk
+// does) fails the commit with a WriteError naming the file and the reason; the previous
+// checkpoint, best.pt and `latest` are untouched and no partial file is left behind.
+TEST(CheckpointStore, AFullDiskFailsTheSaveAndKeepsThePreviousCheckpoint) {
+  testing::TempDir dir("ckpt_full");
+  Checkpoint big = sampleCheckpoint(10, 1);
+  big.model["backbone.fc_big"] = torch::ones({256, 1024});  // 1 MiB
+  CheckpointStore store(dir.path(), 3);
+  store.commit(big, /*best=*/true);
+  const auto message = dir.path() / "message.txt";
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    std::signal(SIGXFSZ, SIG_IGN);  // write() then fails with EFBIG instead of a signal
+    const rlimit limit{256 * 1024, RLIM_INFINITY};
+    if (setrlimit(RLIMIT_FSIZE, &limit) != 0) _exit(3);
+    big.step = 20;
+    big.epoch = 2;
+    try {
+      store.commit(big, /*best=*/true);
+    } catch (const WriteError& e) {
+      std::ofstream(message) << e.what();
+      _exit(0);
+    } catch (...) {
+      _exit(4);
+    }
+    _exit(5);  // the save succeeded: the limit did not bite
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0) << "3: setrlimit, 4: another exception, 5: no error";
+  std::ifstream in(message);
+  const std::string what((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(what, HasSubstr((store.dir() / "e002_s0000020.pt").string() + ": not written"));
+  EXPECT_THAT(what, HasSubstr(std::strerror(EFBIG)));
+  EXPECT_THAT(what, HasSubstr("the previous file, if any, is intact"));
+
+  std::ifstream latest(store.dir() / "latest");
+  std::string name;
+  latest >> name;
+  EXPECT_EQ(name, "e001_s0000010.pt");
+  EXPECT_EQ(readCheckpoint(store.dir() / "e001_s0000010.pt").step, 10);
+  EXPECT_EQ(readCheckpoint(store.dir() / "best.pt").step, 10);
+  for (const auto& entry : std::filesystem::directory_iterator(store.dir())) {
+    EXPECT_THAT(entry.path().filename().string(), ::testing::Not(HasSubstr(".tmp-")))
+        << "a partial file was left behind";
+  }
+  EXPECT_FALSE(std::filesystem::exists(store.dir() / "e002_s0000020.pt"));
 }
 
 }  // namespace
