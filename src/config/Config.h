@@ -106,7 +106,8 @@ struct CheckpointConfig {
 struct LogConfig {
   std::string level = "info";
   bool consoleAllRanks = false;
-  bool rankFiles = true;  ///< one log file per rank in <work_dir>/logs
+  bool rankFiles = true;    ///< one log file per rank in <work_dir>/logs
+  bool tensorboard = true;  ///< rank 0 writes TensorBoard event files in <work_dir>/tensorboard
 };
 
 struct Config {

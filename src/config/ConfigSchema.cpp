@@ -283,7 +283,8 @@ const std::vector<Section>& schema() {
        {field("level", &C::log, &LogConfig::level,
               oneOf({"trace", "debug", "info", "warn", "error"})),
         field("console_all_ranks", &C::log, &LogConfig::consoleAllRanks),
-        field("rank_files", &C::log, &LogConfig::rankFiles)}},
+        field("rank_files", &C::log, &LogConfig::rankFiles),
+        field("tensorboard", &C::log, &LogConfig::tensorboard)}},
   };
   return sections;
 }

@@ -6,6 +6,10 @@
 #include <c10/cuda/CUDAFunctions.h>
 #define TSN_CUDA_ALLOCATOR_STATS 1
 #endif
+#if defined(TSN_WITH_CUDA) && __has_include(<c10/cuda/CUDAStream.h>)
+#include <c10/cuda/CUDAStream.h>
+#define TSN_CUDA_STREAMS 1
+#endif
 
 namespace tsn {
 
@@ -19,6 +23,14 @@ std::optional<double> peakDeviceMemoryMb(const torch::Device& device) {
   }
 #endif
   return std::nullopt;
+}
+
+void waitForDevice(const torch::Device& device) {
+#ifdef TSN_CUDA_STREAMS
+  if (device.is_cuda()) c10::cuda::getCurrentCUDAStream(device.index()).synchronize();
+#else
+  (void)device;
+#endif
 }
 
 }  // namespace tsn

@@ -12,4 +12,8 @@ namespace tsn {
 /// without a CUDA LibTorch.
 std::optional<double> peakDeviceMemoryMb(const torch::Device& device);
 
+/// Returns once the work queued so far on `device`'s current stream has run (CUDA builds; at
+/// once on the CPU): what a host-side timer of device work must wait for.
+void waitForDevice(const torch::Device& device);
+
 }  // namespace tsn

@@ -8,6 +8,7 @@
 #include "common/Error.h"
 #include "common/Logging.h"
 #include "common/Stopwatch.h"
+#include "train/StepTimes.h"
 
 namespace tsn {
 namespace {
@@ -72,10 +73,11 @@ VideoScores scoreVideos(Tsn& model, ClipLoader& loader, const torch::Device& dev
     const auto l = batch->labels.contiguous();
     labels.insert(labels.end(), l.data_ptr<int64_t>(), l.data_ptr<int64_t>() + l.numel());
     ++done;
-    if (progress && comm.rank() == 0 && (sinceLog.seconds() > 10 || done == batches)) {
+    if (progress && comm.rank() == 0 && sinceLog.seconds() > 10 && done < batches) {
       const double eta = clock.seconds() / static_cast<double>(done) * (batches - done);
-      logging::get("eval")->info("evaluated {}/{} batches on rank 0 ({:.0f}%), ETA {:.0f}s", done,
-                                 batches, 100.0 * done / std::max<int64_t>(batches, 1), eta);
+      logging::get("eval")->info("evaluated {}/{} batches on rank 0 ({:.0f}%), ETA {}", done,
+                                 batches, 100.0 * done / std::max<int64_t>(batches, 1),
+                                 formatDuration(eta));
       sinceLog.reset();
     }
   }
@@ -140,7 +142,7 @@ torch::Tensor confusionMatrix(const VideoScores& v) {
 
 EvalResult evaluate(Tsn& model, ClipLoader& loader, const torch::Device& device, Communicator& comm,
                     int64_t epoch, Precision precision) {
-  return summarize(scoreVideos(model, loader, device, comm, epoch, precision));
+  return summarize(scoreVideos(model, loader, device, comm, epoch, precision, /*progress=*/true));
 }
 
 }  // namespace tsn

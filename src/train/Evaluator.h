@@ -35,7 +35,7 @@ struct EvalResult {
 
 /// Runs `model` over this rank's shard of `loader` (each video once: no padded duplicates) and
 /// gathers every rank's scores: every rank returns all videos. The forward pass runs under
-/// autocast for `precision`. With `progress`, rank 0 logs progress and an ETA.
+/// autocast for `precision`. With `progress`, rank 0 logs progress and an ETA every 10 s.
 VideoScores scoreVideos(Tsn& model, ClipLoader& loader, const torch::Device& device,
                         Communicator& comm, int64_t epoch = 0,
                         Precision precision = Precision::Fp32, bool progress = false);

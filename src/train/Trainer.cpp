@@ -57,6 +57,9 @@ Trainer::Trainer(const Config& config, Tsn model, ClipLoader& trainLoader, ClipL
           trainLoader.batchesPerEpoch()),
       metricLog_(comm.rank() == 0
                      ? (std::filesystem::path(config.train.workDir) / "metrics.jsonl").string()
+                     : "",
+                 comm.rank() == 0 && config.log.tensorboard
+                     ? (std::filesystem::path(config.train.workDir) / "tensorboard").string()
                      : ""),
       store_(config.train.workDir, config.checkpoint.keepLast),
       resolvedConfig_(toToml(config)),
@@ -213,8 +216,10 @@ TrainResult Trainer::run() {
       result.stopRequested = true;
       break;
     }
+    Stopwatch pause;
     if (validationDue(epoch)) validate(epoch);
     if (checkpointDue(epoch)) saveCheckpoint(epoch + 1, 0);
+    pauseBetweenWindowsS_ += pause.seconds();
   }
   if (lastVal_) result.lastValidation = *lastVal_;
   if (result.stopRequested) {
@@ -246,24 +251,29 @@ Trainer::EpochEnd Trainer::trainEpoch(int64_t epoch, int64_t firstBatch) {
     }
     Stopwatch wait;
     auto batch = trainLoader_.next();
-    window.dataWaitS += wait.seconds();
+    window.times[Phase::DataWait] += wait.seconds();
     if (!batch) break;
     const double lr = schedule_.at(step_);
-    trainStep(*batch, lr, window.meter);
+    trainStep(*batch, lr, window);
     if ((i + 1) % config_.train.logInterval == 0 || i + 1 == steps) {
       logWindow(epoch, i + 1, steps, lr, window);
       window = Window{};
     }
     const int64_t every = config_.checkpoint.intervalIters;
-    if (every > 0 && step_ % every == 0 && i + 1 < steps) saveCheckpoint(epoch, i + 1);
+    if (every > 0 && step_ % every == 0 && i + 1 < steps) {
+      Stopwatch pause;
+      saveCheckpoint(epoch, i + 1);
+      window.times[Phase::Pause] += pause.seconds();
+    }
   }
   trainLoader_.finishEpoch();
   reportData(epoch);
   return EpochEnd::Finished;
 }
 
-void Trainer::trainStep(const Batch& batch, double lr, AccuracyMeter& meter) {
-  const auto outcome = trainingStep_.run(batch.clips, batch.labels, lr, step_ + 1);
+void Trainer::trainStep(const Batch& batch, double lr, Window& window) {
+  const auto outcome = trainingStep_.run(batch.clips, batch.labels, lr, step_ + 1, &window.times);
+  ++window.steps;
   if (!outcome.applied) {
     ++skippedSteps_;
     logging::get("train")->warn(
@@ -272,22 +282,40 @@ void Trainer::trainStep(const Batch& batch, double lr, AccuracyMeter& meter) {
   }
   ++step_;
   const double loss = outcome.loss.item<double>();
-  meter.add(outcome.scores, batch.labels, loss);
+  window.meter.add(outcome.scores, batch.labels, loss);
   if (stepObserver_) stepObserver_(step_, batch, lr, loss);
+}
+
+std::pair<double, double> Trainer::etaSeconds(int64_t epoch, int64_t batchesDone,
+                                              int64_t steps) const {
+  const int64_t leftInEpoch = steps - batchesDone;
+  int64_t leftInRun = leftInEpoch + (config_.train.epochs - epoch - 1) * steps;
+  if (config_.train.maxSteps > 0) leftInRun = std::min(leftInRun, config_.train.maxSteps - step_);
+  int64_t validationsLeft = 0;
+  for (int64_t e = epoch; e < config_.train.epochs; ++e) validationsLeft += validationDue(e);
+  return {stepEta_.secondsFor(leftInEpoch),
+          stepEta_.secondsFor(leftInRun) + static_cast<double>(validationsLeft) * lastValidationS_};
 }
 
 void Trainer::logWindow(int64_t epoch, int64_t batchesDone, int64_t steps, double lr,
                         const Window& window) {
   const auto& m = window.meter;
-  const double seconds = window.time.seconds();
+  // Validation and checkpoints since the last window count in this one.
+  PhaseTimes times = window.times;
+  times[Phase::Pause] += pauseBetweenWindowsS_;
+  const double seconds = window.time.seconds() + pauseBetweenWindowsS_;
+  pauseBetweenWindowsS_ = 0;
+  const WindowTimes all = gatherWindowTimes(comm_, times, seconds, window.steps);  // collective
+  stepEta_.add(window.steps, seconds - times[Phase::Pause]);
+  const auto [etaEpoch, etaRun] = etaSeconds(epoch, batchesDone, steps);
   const double clipsPerS = m.count() * comm_.size() / std::max(seconds, 1e-9);
   const auto memoryMb = peakDeviceMemoryMb(device_);
   logging::get("train")->info(
-      "epoch {}/{} step {}/{} lr {:.3g} loss {:.4f} top1 {:.3f} top5 {:.3f} {:.1f} clips/s data "
-      "wait {:.2f}s of {:.2f}s{}",
+      "epoch {}/{} step {}/{} lr {:.3g} loss {:.4f} top1 {:.3f} top5 {:.3f} {:.1f} clips/s{} | {} "
+      "| ETA epoch {} run {}",
       epoch + 1, config_.train.epochs, batchesDone, steps, lr, m.loss(), m.top1(), m.top5(),
-      clipsPerS, window.dataWaitS, seconds,
-      memoryMb ? fmt::format(" mem {:.0f} MiB", *memoryMb) : std::string());
+      clipsPerS, memoryMb ? fmt::format(" mem {:.0f} MiB", *memoryMb) : std::string(),
+      all.summary(), formatDuration(etaEpoch), formatDuration(etaRun));
   nlohmann::json record = {{"mode", "train"},
                            {"epoch", epoch + 1},
                            {"iter", batchesDone},
@@ -297,8 +325,11 @@ void Trainer::logWindow(int64_t epoch, int64_t batchesDone, int64_t steps, doubl
                            {"top1", m.top1()},
                            {"top5", m.top5()},
                            {"clips_per_s", clipsPerS},
-                           {"data_wait_s", window.dataWaitS},
-                           {"window_s", seconds}};
+                           {"data_wait_s", times[Phase::DataWait]},
+                           {"window_s", seconds},
+                           {"eta_epoch_s", etaEpoch},
+                           {"eta_run_s", etaRun}};
+  all.addTo(record);
   if (memoryMb) record["gpu_memory_peak_mb"] = *memoryMb;
   metricLog_.write(record);
 }
@@ -325,11 +356,18 @@ void Trainer::validate(int64_t epoch) {
   Stopwatch time;
   averageBuffers(*model_, comm_);
   const EvalResult r = evaluate(model_, valLoader_, device_, comm_, epoch, config_.train.precision);
+  lastValidationS_ = time.seconds();
+  const double etaRun = epoch + 1 < config_.train.epochs
+                            ? etaSeconds(epoch + 1, 0, trainLoader_.batchesPerEpoch()).second
+                            : 0.0;
   logging::get("train")->info(
       "validation after epoch {}: top1 {:.4f} top5 {:.4f} mean class accuracy {:.4f} loss {:.4f} "
-      "({} videos, {} unreadable, {:.1f}s)",
-      epoch + 1, r.top1, r.top5, r.meanClassAccuracy, r.loss, r.clips, r.dropped, time.seconds());
+      "({} videos, {} unreadable, {:.1f}s) | ETA run {}",
+      epoch + 1, r.top1, r.top5, r.meanClassAccuracy, r.loss, r.clips, r.dropped, lastValidationS_,
+      formatDuration(etaRun));
   metricLog_.write({{"mode", "val"},
+                    {"validation_s", lastValidationS_},
+                    {"eta_run_s", etaRun},
                     {"epoch", epoch + 1},
                     {"step", step_},
                     {"top1", r.top1},

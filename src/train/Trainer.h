@@ -27,6 +27,7 @@
 #include "train/LrSchedule.h"
 #include "train/MetricLog.h"
 #include "train/Metrics.h"
+#include "train/StepTimes.h"
 #include "train/TrainingStep.h"
 
 namespace tsn {
@@ -71,12 +72,13 @@ class Trainer {
   struct Window {
     AccuracyMeter meter;
     Stopwatch time;
-    double dataWaitS = 0;  ///< of time, spent waiting for batches
+    int64_t steps = 0;
+    PhaseTimes times;  ///< this rank's seconds per phase
   };
   EpochEnd trainEpoch(int64_t epoch, int64_t firstBatch);
   /// One step on `batch`: the update, counting skipped fp16 steps, the window's metrics and
   /// the step observer.
-  void trainStep(const Batch& batch, double lr, AccuracyMeter& meter);
+  void trainStep(const Batch& batch, double lr, Window& window);
   /// A training log line and metric-log record for `window`.
   void logWindow(int64_t epoch, int64_t batchesDone, int64_t steps, double lr,
                  const Window& window);
@@ -88,6 +90,8 @@ class Trainer {
   bool checkpointDue(int64_t epoch) const;
   bool stopRequested();
   void saveCheckpoint(int64_t epoch, int64_t iter);
+  /// Steps left in the epoch and in the run, and their ETA text for the log line.
+  std::pair<double, double> etaSeconds(int64_t epoch, int64_t batchesDone, int64_t steps) const;
 
   const Config& config_;
   Tsn model_;
@@ -113,6 +117,10 @@ class Trainer {
   int64_t bestEpoch_ = 0;
   bool pendingBest_ = false;
   std::optional<EvalResult> lastVal_;
+  /// Validation and checkpoint time between two log windows, counted in the next one.
+  double pauseBetweenWindowsS_ = 0;
+  double lastValidationS_ = 0;
+  Eta stepEta_;  ///< seconds per training step, pauses left out
   std::filesystem::path lastCheckpoint_;
 };
 

@@ -3,6 +3,8 @@
 #include <cmath>
 
 #include "common/Error.h"
+#include "common/Stopwatch.h"
+#include "train/DeviceMemory.h"
 
 namespace tsn {
 namespace {
@@ -33,7 +35,14 @@ TrainingStep::TrainingStep(const Config& config, Tsn model, Communicator& comm,
 }
 
 TrainingStep::Outcome TrainingStep::run(const torch::Tensor& clips, const torch::Tensor& labels,
-                                        double lr, int64_t step) {
+                                        double lr, int64_t step, PhaseTimes* times) {
+  Stopwatch phase;
+  const auto lap = [&](Phase p) {
+    if (times == nullptr) return;
+    waitForDevice(device_);
+    (*times)[p] += phase.seconds();
+    phase.reset();
+  };
   // Pinned host batches (data.pin_memory) copy without blocking this thread.
   const bool nonBlocking = device_.is_cuda();
   const auto target = labels.to(device_, nonBlocking);
@@ -46,12 +55,18 @@ TrainingStep::Outcome TrainingStep::run(const torch::Tensor& clips, const torch:
   out.loss = torch::cross_entropy_loss(out.scores, target);
   optimizer_.zeroGrad();
   scaler_.scaleLoss(out.loss).backward();
+  lap(Phase::ForwardBackward);
   if (reducer_) reducer_->finish();
+  lap(Phase::ReduceWait);
   out.applied = scaler_.unscaleAndUpdate(trainable_);
-  if (!out.applied) return out;
-  if (config_.checkFinite) checkFinite(out.loss, step);
-  if (config_.clipGradNorm > 0) torch::nn::utils::clip_grad_norm_(trainable_, config_.clipGradNorm);
-  optimizer_.step(lr);
+  if (out.applied) {
+    if (config_.checkFinite) checkFinite(out.loss, step);
+    if (config_.clipGradNorm > 0) {
+      torch::nn::utils::clip_grad_norm_(trainable_, config_.clipGradNorm);
+    }
+    optimizer_.step(lr);
+  }
+  lap(Phase::Optimizer);
   return out;
 }
 

@@ -15,6 +15,7 @@
 #include "model/Tsn.h"
 #include "train/MixedPrecision.h"
 #include "train/Sgd.h"
+#include "train/StepTimes.h"
 
 namespace tsn {
 
@@ -33,8 +34,11 @@ class TrainingStep {
 
   /// One step on a batch at learning rate `lr`. `clips` / `labels` may be on the host (pinned
   /// ones are copied without blocking) or already on the device. `step` (1-based) only numbers
-  /// train.check_finite's errors.
-  Outcome run(const torch::Tensor& clips, const torch::Tensor& labels, double lr, int64_t step);
+  /// train.check_finite's errors. With `times`, adds the seconds spent in forward + backward,
+  /// waiting for the gradient all-reduce and the optimizer (on a GPU the host waits for the
+  /// compute stream at each phase's end, so the figures are the device's).
+  Outcome run(const torch::Tensor& clips, const torch::Tensor& labels, double lr, int64_t step,
+              PhaseTimes* times = nullptr);
 
   Sgd& optimizer() { return optimizer_; }
   LossScaler& scaler() { return scaler_; }

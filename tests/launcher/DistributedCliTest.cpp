@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <fstream>
 
 #include <nlohmann/json.hpp>
 
@@ -65,6 +66,35 @@ TEST_F(DistributedCli, TwoRanksTrainWithAveragedGradientsAndAFilePerRank) {
   EXPECT_THAT(r.output, Not(HasSubstr("[rank 1] [train] info")));  // rank 0 talks
   EXPECT_TRUE(std::filesystem::exists(dir_->path() / "work/logs/rank0.log"));
   EXPECT_TRUE(std::filesystem::exists(dir_->path() / "work/logs/rank1.log"));
+}
+
+// Rank 1 reads its videos slowly (an LD_PRELOAD library delays every demuxed packet): every
+// training window must name it as the slowest rank, waiting for data, while rank 0 spends that
+// time waiting in the gradient all-reduce.
+TEST_F(DistributedCli, ASlowRankIsNamedAsTheStragglerWithItsCause) {
+  const std::string rankCommand = fmt::format(
+      "if [ \"$OMPI_COMM_WORLD_RANK\" = 1 ]; then export LD_PRELOAD={} "
+      "TSN_SLOW_DECODE_MS=10; fi; exec {} --config {}",
+      TSN_SLOW_DECODE_LIBRARY, testing::binary("tsn_dist"), config().string());
+  const auto r = mpirun("-np 2 sh -c '" + rankCommand + "'");
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("slowest rank 1: data +"));
+  std::ifstream in(dir_->path() / "work" / "metrics.jsonl");
+  int windows = 0;
+  for (std::string line; std::getline(in, line);) {
+    const auto record = nlohmann::json::parse(line);
+    if (record["mode"] != "train") continue;
+    ++windows;
+    SCOPED_TRACE(line);
+    EXPECT_EQ(record["slowest_rank"], 1);
+    EXPECT_EQ(record["slowest_cause"], "data_wait_s");
+    const auto& perRank = record["step_time_per_rank"];
+    EXPECT_GT(perRank["data_wait_s"][1].get<double>(), perRank["data_wait_s"][0].get<double>());
+    EXPECT_GT(perRank["allreduce_wait_s"][0].get<double>(),
+              perRank["allreduce_wait_s"][1].get<double>());
+    EXPECT_TRUE(record.contains("eta_run_s"));
+  }
+  EXPECT_GE(windows, 4);
 }
 
 TEST_F(DistributedCli, AFailingRankEndsTheWholeJobQuickly) {

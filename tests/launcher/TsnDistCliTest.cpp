@@ -5,6 +5,8 @@
 
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 #include "support/TestSupport.h"
 
 namespace tsn {
@@ -135,6 +137,48 @@ TEST_F(TsnDistCli, TrainsAndWritesConfigLogsAndMetrics) {
                          std::istreambuf_iterator<char>());
   EXPECT_THAT(text, HasSubstr("log_interval = 1"));       // the override is in the resolved config
   EXPECT_THAT(text, HasSubstr("lr_decay_epochs = [1]"));  // and the resolved defaults
+}
+
+// TensorBoard's own reader finds, at each logged step, the figures metrics.jsonl has.
+TEST_F(TsnDistCli, WritesTensorBoardEventsThatTensorBoardReads) {
+  const auto r = runWith(config(), "--set train.log_interval=1");
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  const auto read = testing::run(fmt::format(
+      "PYTHONPATH={} python3 {}/tests/python/read_tensorboard.py {}", TSN_TENSORBOARD_PYTHONPATH,
+      TSN_SOURCE_DIR, (workDir() / "tensorboard").string()));
+  if (read.exitCode == 77) GTEST_SKIP() << read.output;
+  ASSERT_EQ(read.exitCode, 0) << read.output;
+  const auto scalars = nlohmann::json::parse(read.output);
+  std::ifstream in(workDir() / "metrics.jsonl");
+  int checked = 0;
+  for (std::string line; std::getline(in, line);) {
+    const auto record = nlohmann::json::parse(line);
+    const std::string mode = record["mode"];
+    if (mode != "train" && mode != "val") continue;
+    std::vector<std::pair<std::string, double>> expected;
+    for (const char* key : {"loss", "top1", "top5", "lr", "clips_per_s"}) {
+      if (record.contains(key)) expected.emplace_back(mode + "/" + key, record[key].get<double>());
+    }
+    if (mode == "train") {
+      for (const auto& [key, value] : record["step_time"].items()) {
+        expected.emplace_back("train/step_time/" + key, value.get<double>());
+      }
+    }
+    for (const auto& [tag, value] : expected) {
+      SCOPED_TRACE(tag);
+      ASSERT_TRUE(scalars.contains(tag)) << read.output;
+      bool found = false;
+      for (const auto& point : scalars[tag]) {
+        if (point[0] == record["step"]) {
+          EXPECT_NEAR(point[1].get<double>(), value, 1e-6 * std::max(1.0, std::abs(value)));
+          found = true;
+        }
+      }
+      EXPECT_TRUE(found) << "no point at step " << record["step"];
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, 6 * 10);  // 2 epochs of 3 windows, 10 figures each (and 2 validations)
 }
 
 /// A small tmpfs mounted for one test (root only; nullopt elsewhere) and unmounted after.
