@@ -90,7 +90,8 @@ class Trainer {
   bool checkpointDue(int64_t epoch) const;
   bool stopRequested();
   void saveCheckpoint(int64_t epoch, int64_t iter);
-  /// Steps left in the epoch and in the run, and their ETA text for the log line.
+  /// Seconds left in epoch `epoch` after `batchesDone` of its `steps`, and in the whole run
+  /// (the validations still due included).
   std::pair<double, double> etaSeconds(int64_t epoch, int64_t batchesDone, int64_t steps) const;
 
   const Config& config_;
