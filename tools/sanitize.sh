@@ -10,11 +10,14 @@
 # build-asan/fuzz/findings/<target>/ and fails the script: check it in under
 # tests/fuzz/regressions/<target>/ with the fix.
 #
-#   tools/sanitize.sh                      # build, sanitized tests, 60 s per fuzz target
-#   TSN_FUZZ_SECONDS=600 tools/sanitize.sh # fuzz longer
+#   tools/sanitize.sh                      # build, sanitized tests, 60 s per fuzz target (seed 1)
+#   TSN_FUZZ_SECONDS=600 TSN_FUZZ_SEED=0 tools/sanitize.sh # fuzz longer, from a random seed
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${TSN_FUZZ_SECONDS:-60}
+# A fixed seed makes a run repeatable (the same inputs in the same order, as far as the time
+# allows); TSN_FUZZ_SEED=0 draws one, to explore further.
+seed=${TSN_FUZZ_SEED:-1}
 build=build-asan
 tools/install_deps.sh clang libclang-rt-14-dev >/dev/null
 CC=clang CXX=clang++ TSN_BUILD_DIR=$build TSN_BUILD_TARGETS="config_tests video_tests data_tests \
@@ -49,7 +52,8 @@ for target in fuzz_video_reader fuzz_file_list fuzz_config fuzz_checkpoint; do
   # full stacks; the others unwind fast (the video reader runs ~4x faster so).
   asan=$ASAN_OPTIONS
   [[ $target == fuzz_checkpoint ]] || asan+=:fast_unwind_on_malloc=1
-  ASAN_OPTIONS=$asan "$out/$target" -max_total_time="$seconds" "${fuzz_flags[@]}" -print_final_stats=1 \
+  ASAN_OPTIONS=$asan "$out/$target" -max_total_time="$seconds" -seed="$seed" "${fuzz_flags[@]}" \
+    -print_final_stats=1 \
     -artifact_prefix="$findings/" "$work" "tests/fuzz/corpus/$target" \
     "tests/fuzz/regressions/$target" >"$log" 2>&1 || rc=$?
   tail -n 3 "$log" | sed "s/^/[fuzz] $target: /" || true

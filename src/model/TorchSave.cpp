@@ -45,7 +45,10 @@ namespace {
 
 /// Throws TorchSaveError if an opcode of `pickle` announces more bytes than follow it.
 /// LibTorch's unpickler allocates and zero-fills what a length field says before it finds the
-/// data missing: one damaged checkpoint made it take 4 GiB (found by fuzz_checkpoint). Opcodes
+/// data missing: damaged checkpoints made it take 4 GiB (a string's length) and ask for 24 GiB
+/// (a memo index: its memo table grows to the index; both found by fuzz_checkpoint). A frame's
+/// size and a memo index are bounded by the pickle's size too (a pickle of n bytes holds fewer
+/// than n memo entries). Opcodes
 /// it would refuse anyway end the walk; the unpickler reports those.
 void checkPickleLengths(const char* data, size_t size) {
   size_t at = 0;
@@ -79,16 +82,32 @@ void checkPickleLengths(const char* data, size_t size) {
       case 0x83:
         little(2);
         break;
-      case 'J':
       case 'j':
-      case 'r':
+      case 'r': {  // LONG_BINGET, LONG_BINPUT: the unpickler sizes its memo by the index
+        const uint64_t index = little(4);
+        if (index > size) {
+          throw TorchSaveError(true, fmt::format("damaged pickle: memo index {} at offset {} in "
+                                                 "a pickle of {} bytes",
+                                                 index, at, size));
+        }
+        break;
+      }
+      case 'J':
       case 0x84:
         little(4);
         break;
-      case 'G':
-      case 0x95:  // BINFLOAT, FRAME
+      case 'G':  // BINFLOAT
         little(8);
         break;
+      case 0x95: {  // FRAME: the opcodes that follow, which the unpickler buffers first
+        const uint64_t frame = little(8);
+        if (frame > remaining()) {
+          throw TorchSaveError(true, fmt::format("damaged pickle: a frame of {} bytes at offset "
+                                                 "{}, {} left",
+                                                 frame, at, remaining()));
+        }
+        break;
+      }
       case 'U':
       case 'C':
       case 0x8c:

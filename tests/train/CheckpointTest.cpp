@@ -81,13 +81,16 @@ TEST(Checkpoint, EachKindOfBadCheckpointGivesOneClearError) {
   expectError("text.pt", "unreadable checkpoint");
   expectError("state_dict.pt", "not a tsn-dist checkpoint: has no 'format'");
   expectError("missing.pt", "cannot open checkpoint");
-  // A length field the fuzzer damaged: refused before LibTorch's unpickler allocates (and
-  // zero-fills) the 4 GiB it announces.
-  const std::string damaged =
-      std::string(TSN_SOURCE_DIR) +
-      "/tests/fuzz/regressions/fuzz_checkpoint/libtorch-unpickler-huge-length";
-  EXPECT_THAT([&] { readCheckpoint(damaged); }, ::testing::ThrowsMessage<CheckpointError>(HasSubstr(
-                                                    "damaged pickle: 4294967295 bytes announced")));
+  // Length fields the fuzzer damaged: refused before LibTorch's unpickler allocates (and
+  // zero-fills) what they announce.
+  const std::string found =
+      std::string(TSN_SOURCE_DIR) + "/tests/fuzz/regressions/fuzz_checkpoint/";
+  EXPECT_THAT([&] { readCheckpoint(found + "libtorch-unpickler-huge-length"); },
+              ::testing::ThrowsMessage<CheckpointError>(
+                  HasSubstr("damaged pickle: 4294967295 bytes announced")));
+  EXPECT_THAT([&] { readCheckpoint(found + "libtorch-unpickler-huge-memo-index"); },
+              ::testing::ThrowsMessage<CheckpointError>(
+                  HasSubstr("damaged pickle: memo index 1596876899 at offset")));
 
   Checkpoint c = readCheckpoint(dir.path() / "good.pt");
   ModelConfig other = modelFor(c);
