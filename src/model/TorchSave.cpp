@@ -43,13 +43,12 @@ void torchSave(const c10::IValue& value, const std::filesystem::path& file) {
 
 namespace {
 
-/// Throws TorchSaveError if an opcode of `pickle` announces more bytes than follow it.
-/// LibTorch's unpickler allocates and zero-fills what a length field says before it finds the
-/// data missing: damaged checkpoints made it take 4 GiB (a string's length) and ask for 24 GiB
-/// (a memo index: its memo table grows to the index; both found by fuzz_checkpoint). A frame's
-/// size and a memo index are bounded by the pickle's size too (a pickle of n bytes holds fewer
-/// than n memo entries). Opcodes
-/// it would refuse anyway end the walk; the unpickler reports those.
+/// Throws TorchSaveError if an opcode of the pickle announces more bytes than follow it, or a
+/// frame or memo index larger than the pickle (a pickle of n bytes holds fewer than n memo
+/// entries). LibTorch's unpickler allocates what those fields say before it finds the data
+/// missing: damaged checkpoints made it zero-fill 4 GiB (a string's length) and ask for 24 GiB
+/// (a memo index: it grows its memo table to the index); both found by fuzz_checkpoint.
+/// Opcodes it would refuse anyway end the walk; the unpickler reports those.
 void checkPickleLengths(const char* data, size_t size) {
   size_t at = 0;
   const auto remaining = [&] { return size - at; };

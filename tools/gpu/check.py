@@ -275,9 +275,17 @@ class Check:
             record.update(status="failed", why=f"tsn_dist exit {rc}", tail=out[-1500:])
             return record
         steady = train[1:] or train  # the first window holds start-up (cuDNN autotuning)
-        window_s = sum(m.get("window_s", 0) for m in steady)
+        # Rank 0's window time counts validation and checkpoint pauses since the step
+        # telemetry; the data wait share is of the time spent training.
+        window_s = sum(m.get("window_s", 0) - m.get("step_time_per_rank", {}).get(
+            "pause_s", [0])[0] * m.get("window_steps", 0) for m in steady)
         wait_s = sum(m.get("data_wait_s", 0) for m in steady)
+        steps = sum(m.get("window_steps", 0) for m in steady)
+        phases = {key: sum(m["step_time"][key] * m["window_steps"] for m in steady
+                           if "step_time" in m) / steps
+                  for key in steady[0].get("step_time", {})} if steps else {}
         record.update({
+            "step_time_s": phases,
             "val_top1": [round(m["top1"], 4) for m in val],
             "final_val_top1": val[-1]["top1"],
             "first_loss": train[0]["loss"], "last_loss": train[-1]["loss"],
