@@ -172,14 +172,23 @@ void checkWorkDir(const Config& config) {
   const std::filesystem::path workDir = config.train.workDir;
   // The work dir, or the nearest of its parents that exists: it is created later, with the
   // run's first log line, so a refused run leaves nothing behind.
-  std::filesystem::path dir = std::filesystem::absolute(workDir);
-  while (!std::filesystem::exists(dir) && dir.has_relative_path()) dir = dir.parent_path();
-  if (!std::filesystem::is_directory(dir)) {
+  std::error_code ec;
+  std::filesystem::path dir = std::filesystem::absolute(workDir, ec);
+  while (!std::filesystem::exists(dir, ec) && dir.has_relative_path()) {
+    if (ec) {
+      failAt(config, "train.work_dir",
+             fmt::format("cannot create {}: {}: {}", workDir.string(), dir.string(), ec.message()));
+    }
+    dir = dir.parent_path();
+  }
+  if (!std::filesystem::is_directory(dir, ec)) {
     failAt(config, "train.work_dir",
            fmt::format("cannot create {}: {} is not a directory", workDir.string(), dir.string()));
   }
   // A file written and removed: permissions, read-only mounts and quotas all show here.
-  const auto probe = dir / fmt::format(".tsn-write-probe-{}", ::getpid());
+  char host[256] = {};
+  ::gethostname(host, sizeof(host) - 1);  // ranks of several nodes may share the directory
+  const auto probe = dir / fmt::format(".tsn-write-probe-{}-{}", host, ::getpid());
   const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   int err = fd < 0 ? errno : 0;
   if (fd >= 0) {
@@ -189,7 +198,7 @@ void checkWorkDir(const Config& config) {
   }
   if (err != 0) {
     failAt(config, "train.work_dir",
-           dir == std::filesystem::absolute(workDir)
+           dir == std::filesystem::absolute(workDir, ec)
                ? fmt::format("cannot write in {}: {}", workDir.string(), std::strerror(err))
                : fmt::format("cannot create {}: cannot write in {}: {}", workDir.string(),
                              dir.string(), std::strerror(err)));

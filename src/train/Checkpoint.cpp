@@ -145,8 +145,8 @@ void writeFileAtomically(const std::filesystem::path& file, const std::string& b
   while (done < bytes.size()) {
     const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
+    if (n <= 0) {
+      const int err = n == 0 ? EIO : errno;
       ::close(fd);
       writeFailed(file, "writing " + temp.path().string(), err);
     }
@@ -161,7 +161,12 @@ void writeFileAtomically(const std::filesystem::path& file, const std::string& b
     writeFailed(file, "renaming " + temp.path().string(), errno);
   }
   temp.release();
-  syncPath(dir, O_RDONLY | O_DIRECTORY, file);
+  try {
+    syncPath(dir, O_RDONLY | O_DIRECTORY, file);
+  } catch (const WriteError& e) {
+    throw WriteError(
+        fmt::format("{}: written, but it may not survive a crash: {}", file.string(), e.what()));
+  }
   reached("renamed");
 }
 

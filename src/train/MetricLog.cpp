@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "common/Error.h"
+#include "common/Logging.h"
 
 namespace tsn {
 
@@ -41,14 +42,20 @@ void MetricLog::write(nlohmann::json record) {
   const std::string mode = record.value("mode", "");
   if (!events_ || (mode != "train" && mode != "val") || !record.contains("step")) return;
   const auto step = record["step"].get<int64_t>();
-  for (const auto& [key, value] : record.items()) {
-    if (key == "mode" || key == "epoch" || key == "iter" || key == "step" || key == "time") {
-      continue;
+  try {
+    for (const auto& [key, value] : record.items()) {
+      if (key == "mode" || key == "epoch" || key == "iter" || key == "step" || key == "time") {
+        continue;
+      }
+      forEachScalar(mode + "/" + key, value,
+                    [&](const std::string& tag, double v) { events_->scalar(tag, step, v, now); });
     }
-    forEachScalar(mode + "/" + key, value,
-                  [&](const std::string& tag, double v) { events_->scalar(tag, step, v, now); });
+    events_->flush();
+  } catch (const WriteError& e) {
+    // Like the metric log, the event file is not worth stopping training for; checkpoints are.
+    logging::get("train")->warn("{}; no more TensorBoard events in this run", e.what());
+    events_.reset();
   }
-  events_->flush();
 }
 
 }  // namespace tsn

@@ -15,7 +15,8 @@ namespace tsn {
 class MetricLog {
  public:
   /// Appends to `path`; an empty path makes a log that writes nothing (ranks other than 0).
-  /// With `tensorboardDir`, training and validation records also go to an event file there.
+  /// With `tensorboardDir`, training and validation records also go to an event file there (a
+  /// failure to write it is logged once and ends the events, not the run).
   explicit MetricLog(const std::string& path, const std::string& tensorboardDir = "");
   /// Adds a "time" field (Unix seconds) and writes one line. A record of mode "train" or "val"
   /// with a "step" becomes TensorBoard scalars at that step: every number, as "<mode>/<key>"

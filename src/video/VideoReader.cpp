@@ -106,8 +106,10 @@ struct VideoReader::State {
     }
   }
 
-  /// Opens the container (again, when rewinding): only local files of allowed demuxers.
-  void openDemuxer() {
+  /// Opens the container (again, when rewinding): only local files of allowed demuxers. With
+  /// `probe`, reads stream information as the first open did (timestamps FFmpeg derives can
+  /// depend on it).
+  void openDemuxer(bool probe = false) {
     format.reset();
     // The interrupt callback ends blocking FFmpeg calls (open, probe, read) past the deadline.
     AVFormatContext* raw = avformat_alloc_context();
@@ -124,6 +126,7 @@ struct VideoReader::State {
     if (rc < 0) checkTime();
     TSN_CHECK_AV(rc, path());  // avformat_open_input freed the context on failure
     format.reset(raw);
+    if (probe) TSN_CHECK_AV(avformat_find_stream_info(format.get(), nullptr), path());
     for (unsigned i = 0; streamIndex >= 0 && i < format->nb_streams; ++i) {
       if (static_cast<int>(i) != streamIndex) format->streams[i]->discard = AVDISCARD_ALL;
     }
@@ -242,8 +245,11 @@ struct VideoReader::State {
   /// Positions the demuxer at keyframe `slot` of info.keyframes; slot 0 of a sequential video
   /// (and `fromStart`) reopens the file, the one start position every demuxer gets right.
   void seekToKeyframe(size_t slot, bool fromStart = false) {
+    // Until the reopen succeeds the reader has no position (a failed one leaves no demuxer:
+    // the next call opens it again).
+    position = -1;
     if (sequential || fromStart) {
-      openDemuxer();
+      openDemuxer(/*probe=*/!sequential);
     } else {
       const int64_t ts = seekByDts ? keyframeDts[slot] : framePts[info.keyframes[slot]];
       TSN_CHECK_AV(av_seek_frame(format.get(), streamIndex, ts, AVSEEK_FLAG_BACKWARD), path());
@@ -374,6 +380,7 @@ std::vector<cv::Mat> VideoReader::decodeFrames(const std::vector<int64_t>& indic
                                                Request& request) {
   State& s = *state_;
   s.startClock();
+  if (!s.format) s.openDemuxer(/*probe=*/!s.sequential);  // an earlier reopen failed
   std::vector<int64_t> wanted = indices;
   std::sort(wanted.begin(), wanted.end());
   wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
