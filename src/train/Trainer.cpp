@@ -306,9 +306,10 @@ void Trainer::logWindow(int64_t epoch, int64_t batchesDone, int64_t steps, doubl
   const double seconds = window.time.seconds() + pauseBetweenWindowsS_;
   pauseBetweenWindowsS_ = 0;
   const WindowTimes all = gatherWindowTimes(comm_, times, seconds, window.steps);  // collective
-  stepEta_.add(window.steps, seconds - times[Phase::Pause]);
+  const double trainingS = seconds - times[Phase::Pause];
+  stepEta_.add(window.steps, trainingS);
   const auto [etaEpoch, etaRun] = etaSeconds(epoch, batchesDone, steps);
-  const double clipsPerS = m.count() * comm_.size() / std::max(seconds - times[Phase::Pause], 1e-9);
+  const double clipsPerS = m.count() * comm_.size() / std::max(trainingS, 1e-9);
   const auto memoryMb = peakDeviceMemoryMb(device_);
   logging::get("train")->info(
       "epoch {}/{} step {}/{} lr {:.3g} loss {:.4f} top1 {:.3f} top5 {:.3f} {:.1f} clips/s{} | {} "
