@@ -30,12 +30,18 @@ class WriteError : public Error {
 namespace detail {
 [[noreturn]] void throwCheckFailure(const char* file, int line, const char* expr,
                                     const std::string& message);
+/// Logs where a failure was detected (the failed expression, file:line) at debug level under
+/// [check]. Users read the exception's message; developers find the place with
+/// log.level = "debug". No user-facing message carries a source location.
+void logFailureSite(const char* file, int line, const char* expr, const std::string& message);
+/// "MPI_Allreduce" of "MPI_Allreduce(a, b, ...)": the library function a failed call named.
+std::string calledFunction(const char* expr);
 }  // namespace detail
 
 }  // namespace tsn
 
-/// TSN_CHECK(cond, "format {}", args...): throws tsn::Error naming the condition and file:line
-/// when cond is false. (The log line that reports it carries the rank.)
+/// TSN_CHECK(cond, "format {}", args...): throws tsn::Error with the formatted message when cond
+/// is false; the condition and file:line go to the debug log (detail::logFailureSite).
 #define TSN_CHECK(cond, ...)                                                                 \
   do {                                                                                       \
     if (!(cond)) {                                                                           \

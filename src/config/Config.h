@@ -45,7 +45,14 @@ struct DataConfig {
   ResizeMode resize = ResizeMode::ShortSide;
   /// Frames past the end of a video shorter than a clip: repeat the last, or loop.
   ShortVideoMode shortVideo = ShortVideoMode::RepeatLast;
-  double decodeTimeoutS = 30;   ///< per video; a slower one counts as failed
+  /// Reading one sample (opening, reading and decoding its file) may take this long; a slower
+  /// one is replaced and counted as timed out. 0: no limit.
+  double decodeTimeoutS = 30;
+  /// Containers (FFmpeg demuxer names) a video may be in; anything else is refused naming its
+  /// format. Empty: every demuxer FFmpeg has (only for lists you trust: playlists such as HLS
+  /// open the files they name). The same default as ReaderOptions::containers.
+  std::vector<std::string> containers = {"mov", "mp4",  "matroska", "webm", "avi",  "mpegts",
+                                         "flv", "mpeg", "asf",      "ogg",  "h264", "hevc"};
   int64_t targetSize = 224;     ///< crop fed to the network
   bool multiScaleCrop = false;  ///< MMAction2's MultiScaleCrop (scales 1, .875, .75, .66)
   bool flip = true;             ///< random horizontal flip in training

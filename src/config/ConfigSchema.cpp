@@ -92,6 +92,12 @@ std::vector<int64_t> convert<std::vector<int64_t>>(const toml::node& node, const
   return convertArray<int64_t>(node, ctx);
 }
 
+template <>
+std::vector<std::string> convert<std::vector<std::string>>(const toml::node& node,
+                                                           const Context& ctx) {
+  return convertArray<std::string>(node, ctx);
+}
+
 // ---- conversion back to TOML -------------------------------------------------------------
 
 template <class T>
@@ -146,6 +152,24 @@ Check<int64_t> oneOfCounts(std::vector<int64_t> allowed) {
 
 Check<std::string> nonEmpty() {
   return [](const std::string& v) { return v.empty() ? std::string("must not be empty") : ""; };
+}
+
+/// FFmpeg demuxer names: lower-case letters, digits and underscores.
+Check<std::vector<std::string>> demuxerNames() {
+  return [](const std::vector<std::string>& names) {
+    for (const auto& name : names) {
+      const bool ok = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+      });
+      if (!ok) {
+        return fmt::format(
+            "\"{}\" is not an FFmpeg container name (e.g. \"mp4\", \"matroska\"; "
+            "`ffmpeg -demuxers` lists them)",
+            name);
+      }
+    }
+    return std::string();
+  };
 }
 
 Check<std::vector<double>> threePositive(bool strictlyPositive) {
@@ -236,6 +260,7 @@ const std::vector<Section>& schema() {
         enumField("resize", &C::data, &DataConfig::resize, kResizeNames),
         enumField("short_video", &C::data, &DataConfig::shortVideo, kShortVideoNames),
         field("decode_timeout_s", &C::data, &DataConfig::decodeTimeoutS, atLeast(0.0)),
+        field("containers", &C::data, &DataConfig::containers, demuxerNames()),
         field("target_size", &C::data, &DataConfig::targetSize, atLeast<int64_t>(8)),
         field("multi_scale_crop", &C::data, &DataConfig::multiScaleCrop),
         field("flip", &C::data, &DataConfig::flip),

@@ -8,9 +8,11 @@
 #include <random>
 
 #include "common/Error.h"
+#include "common/Stopwatch.h"
 #include "data/Sampling.h"
 #include "data/Transforms.h"
 #include "video/AvError.h"
+#include "video/InputFile.h"
 #include "video/VideoReader.h"
 
 namespace tsn {
@@ -36,9 +38,15 @@ Clip ClipDataset::load(size_t index, uint64_t seed) const {
   std::unique_ptr<VideoReader> reader;
   int64_t numFrames = sample.numFrames;
   if (data_.format == DataFormat::Video) {
+    // data.decode_timeout_s bounds the whole sample: opening and decoding share it.
+    const Stopwatch time;
     ReaderOptions options;
     options.timeoutS = data_.decodeTimeoutS;
+    options.containers = fmt::format("{}", fmt::join(data_.containers, ","));
     reader = std::make_unique<VideoReader>(sample.path, options);
+    if (data_.decodeTimeoutS > 0) {
+      reader->setTimeout(std::max(1e-3, data_.decodeTimeoutS - time.seconds()));
+    }
     numFrames = reader->info().numFrames;
   }
 
@@ -61,9 +69,11 @@ Clip ClipDataset::load(size_t index, uint64_t seed) const {
   if (reader) {
     frames = fixed ? reader->decode(indices, fixed43) : reader->decode(indices, shortSide);
   } else {
+    requireDirectory(sample.path);
     for (const int64_t i : indices) {
       // MMAction2's rawframes layout: img_00001.jpg is frame 0.
       const std::string file = fmt::format("{}/img_{:05d}.jpg", sample.path, i + 1);
+      requireRegularFile(file, VideoFailure::MissingFrameImage);
       cv::Mat bgr = cv::imread(file, cv::IMREAD_COLOR);
       if (bgr.empty()) {
         throw VideoError(VideoFailure::MissingFrameImage,

@@ -11,7 +11,8 @@ namespace tsn::mpi {
 [[noreturn]] void throwMpiError(const char* expr, int code, const char* file, int line);
 }
 
-/// TSN_CHECK_MPI(call): throws tsn::Error with the call, file:line, rank and MPI's message.
+/// TSN_CHECK_MPI(call): throws tsn::Error naming the MPI function and MPI's message (the call and
+/// file:line go to the debug log).
 #define TSN_CHECK_MPI(expr)                                              \
   do {                                                                   \
     const int tsnMpiCode_ = (expr);                                      \

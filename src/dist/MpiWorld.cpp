@@ -17,8 +17,9 @@ void throwMpiError(const char* expr, int code, const char* file, int line) {
   char text[MPI_MAX_ERROR_STRING] = {};
   int length = 0;
   MPI_Error_string(code, text, &length);
-  throw Error(fmt::format("MPI: {} failed: {} ({}:{})", expr, text,
-                          std::filesystem::path(file).filename().string(), line));
+  const std::string message = fmt::format("MPI: {} failed: {}", detail::calledFunction(expr), text);
+  detail::logFailureSite(file, line, expr, message);
+  throw Error(message);
 }
 }  // namespace mpi
 

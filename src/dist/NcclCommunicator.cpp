@@ -12,16 +12,18 @@ namespace {
 
 static_assert(sizeof(ncclUniqueId) == NCCL_UNIQUE_ID_BYTES, "ncclUniqueId is sent as raw bytes");
 
-#define TSN_CHECK_CUDA(call)                                                                    \
-  do {                                                                                          \
-    const cudaError_t tsnCudaRc = (call);                                                       \
-    TSN_CHECK(tsnCudaRc == cudaSuccess, "{} failed: {}", #call, cudaGetErrorString(tsnCudaRc)); \
+#define TSN_CHECK_CUDA(call)                                                        \
+  do {                                                                              \
+    const cudaError_t tsnCudaRc = (call);                                           \
+    TSN_CHECK(tsnCudaRc == cudaSuccess, "CUDA: {} failed: {}",                      \
+              ::tsn::detail::calledFunction(#call), cudaGetErrorString(tsnCudaRc)); \
   } while (0)
 
-#define TSN_CHECK_NCCL(call)                                                                    \
-  do {                                                                                          \
-    const ncclResult_t tsnNcclRc = (call);                                                      \
-    TSN_CHECK(tsnNcclRc == ncclSuccess, "{} failed: {}", #call, ncclGetErrorString(tsnNcclRc)); \
+#define TSN_CHECK_NCCL(call)                                                        \
+  do {                                                                              \
+    const ncclResult_t tsnNcclRc = (call);                                          \
+    TSN_CHECK(tsnNcclRc == ncclSuccess, "NCCL: {} failed: {}",                      \
+              ::tsn::detail::calledFunction(#call), ncclGetErrorString(tsnNcclRc)); \
   } while (0)
 
 ncclDataType_t ncclType(const torch::Tensor& t) {

@@ -5,7 +5,6 @@ extern "C" {
 }
 
 #include <cstdlib>
-#include <filesystem>
 #include <mutex>
 #include <string_view>
 
@@ -19,6 +18,8 @@ std::string toString(VideoFailure failure) {
   switch (failure) {
     case VideoFailure::MissingFile:
       return "missing file";
+    case VideoFailure::NotARegularFile:
+      return "not a regular file";
     case VideoFailure::UnsupportedContainer:
       return "unsupported container";
     case VideoFailure::NoVideoStream:
@@ -36,7 +37,7 @@ std::string toString(VideoFailure failure) {
     case VideoFailure::MissingFrameImage:
       return "missing frame image";
     case VideoFailure::Timeout:
-      return "timeout";
+      return "timed out";
     case VideoFailure::Other:
       break;
   }
@@ -100,11 +101,11 @@ void initLogging() {
   });
 }
 
-void throwAvError(const char* expr, int code, const std::string& context, const char* file,
-                  int line) {
-  throw VideoError(failureOf(code),
-                   fmt::format("{}: {} (FFmpeg: {} at {}:{})", context, errorText(code), expr,
-                               std::filesystem::path(file).filename().string(), line));
+void throwAvError(const char* expr, int code, const std::string& path, const char* what,
+                  const char* file, int line) {
+  const std::string message = fmt::format("{}: {}: {}", path, what, errorText(code));
+  detail::logFailureSite(file, line, expr, message);
+  throw VideoError(failureOf(code), message);
 }
 
 }  // namespace tsn::av

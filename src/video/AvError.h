@@ -11,6 +11,7 @@ namespace tsn {
 /// Why a video could not be read, as the loader and tsn_check_videos count failures.
 enum class VideoFailure {
   MissingFile,
+  NotARegularFile,
   UnsupportedContainer,
   NoVideoStream,
   UnsupportedCodec,
@@ -51,18 +52,19 @@ std::string errorText(int code);
 /// (quiet, fatal, error, warning, info, verbose, debug). Every reader and writer calls it.
 void initLogging();
 
-/// Throws a VideoError for an AVERROR code, categorised by the code.
-[[noreturn]] void throwAvError(const char* expr, int code, const std::string& context,
-                               const char* file, int line);
+/// Throws a VideoError "<path>: <what>: <FFmpeg's text>" for an AVERROR code, categorised by
+/// the code; the call and file:line go to the debug log.
+[[noreturn]] void throwAvError(const char* expr, int code, const std::string& path,
+                               const char* what, const char* file, int line);
 
 }  // namespace tsn::av
 
-/// TSN_CHECK_AV(call, path): throws tsn::VideoError with the path, the call and FFmpeg's message
-/// when call returns a negative AVERROR.
-#define TSN_CHECK_AV(expr, context)                                              \
-  do {                                                                           \
-    const int tsnAvCode_ = (expr);                                               \
-    if (tsnAvCode_ < 0) {                                                        \
-      ::tsn::av::throwAvError(#expr, tsnAvCode_, (context), __FILE__, __LINE__); \
-    }                                                                            \
+/// TSN_CHECK_AV(call, path, "cannot decode"): throws tsn::VideoError naming the path, what
+/// failed and FFmpeg's message when call returns a negative AVERROR.
+#define TSN_CHECK_AV(expr, path, what)                                                \
+  do {                                                                                \
+    const int tsnAvCode_ = (expr);                                                    \
+    if (tsnAvCode_ < 0) {                                                             \
+      ::tsn::av::throwAvError(#expr, tsnAvCode_, (path), (what), __FILE__, __LINE__); \
+    }                                                                                 \
   } while (false)

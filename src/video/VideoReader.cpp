@@ -1,6 +1,7 @@
 #include "video/VideoReader.h"
 
 extern "C" {
+#include <libavutil/avstring.h>
 #include <libavutil/display.h>
 }
 
@@ -12,8 +13,10 @@ extern "C" {
 #include <unordered_set>
 
 #include "common/Error.h"
+#include "common/Strings.h"
 #include "video/AvError.h"
 #include "video/AvPtr.h"
+#include "video/InputFile.h"
 
 namespace tsn {
 
@@ -123,19 +126,63 @@ struct VideoReader::State {
     }
     const int rc = avformat_open_input(&raw, path().c_str(), nullptr, &settings);
     av_dict_free(&settings);
-    if (rc < 0) checkTime();
-    TSN_CHECK_AV(rc, path());  // avformat_open_input freed the context on failure
+    if (rc < 0) {  // avformat_open_input freed the context
+      checkTime();
+      refuseUnlistedContainer();
+      TSN_CHECK_AV(rc, path(), "cannot open");
+    }
     format.reset(raw);
-    if (probe) TSN_CHECK_AV(avformat_find_stream_info(format.get(), nullptr), path());
+    if (probe) {
+      TSN_CHECK_AV(avformat_find_stream_info(format.get(), nullptr), path(),
+                   "cannot read stream information");
+    }
     for (unsigned i = 0; streamIndex >= 0 && i < format->nb_streams; ++i) {
       if (static_cast<int>(i) != streamIndex) format->streams[i]->discard = AVDISCARD_ALL;
     }
   }
 
+  /// Throws UnsupportedContainer naming the detected format and the setting that allows it when
+  /// the file's container is not among the allowed ones.
+  void refuseUnlistedContainer() {
+    if (options.containers.empty()) return;
+    AVIOContext* io = nullptr;
+    AVDictionary* settings = nullptr;
+    av_dict_set(&settings, "protocol_whitelist", "file", 0);
+    const AVIOInterruptCB interrupt = {
+        [](void* self) { return static_cast<State*>(self)->late() ? 1 : 0; }, this};
+    const AVInputFormat* detected = nullptr;
+    if (avio_open2(&io, path().c_str(), AVIO_FLAG_READ, &interrupt, &settings) >= 0) {
+      if (av_probe_input_buffer2(io, &detected, path().c_str(), nullptr, 0, 0) < 0) {
+        detected = nullptr;
+      }
+      avio_closep(&io);
+    }
+    av_dict_free(&settings);
+    if (detected == nullptr || av_match_list(detected->name, options.containers.c_str(), ',') > 0) {
+      return;
+    }
+    const std::string names = detected->name;
+    const std::string name = names.substr(0, names.find(','));
+    // Demuxers that read other files or URLs named inside the one listed.
+    const bool opensOthers = av_match_list(detected->name, "hls,dash,concat,image2,mpd", ',') > 0;
+    throw VideoError(
+        VideoFailure::UnsupportedContainer,
+        fmt::format("{}: container '{}' ({}) is not among the allowed containers ({}: {}); "
+                    "add '{}' to {} to read it{}",
+                    path(), name, detected->long_name ? detected->long_name : names,
+                    options.containersSetting, fmt::join(split(options.containers, ','), ", "),
+                    name, options.containersSetting,
+                    opensOthers ? " (it opens the files its playlist or pattern names: allow it "
+                                  "only for lists you trust)"
+                                : ""));
+  }
+
   void open() {
     startClock();
+    requireRegularFile(path());
     openDemuxer();
-    TSN_CHECK_AV(avformat_find_stream_info(format.get(), nullptr), path());
+    TSN_CHECK_AV(avformat_find_stream_info(format.get(), nullptr), path(),
+                 "cannot read stream information");
     info.container = format->iformat->name;
     for (unsigned i = 0; i < format->nb_streams; ++i) {
       if (streamIndex < 0 && format->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_VIDEO) {
@@ -156,10 +203,11 @@ struct VideoReader::State {
                                    avcodec_get_name(stream->codecpar->codec_id)));
     }
     codec.reset(avcodec_alloc_context3(decoder));
-    TSN_CHECK_AV(avcodec_parameters_to_context(codec.get(), stream->codecpar), path());
+    TSN_CHECK_AV(avcodec_parameters_to_context(codec.get(), stream->codecpar), path(),
+                 "cannot set up the decoder");
     // One decode thread per video: the loader runs several videos in parallel instead.
     codec->thread_count = 1;
-    TSN_CHECK_AV(avcodec_open2(codec.get(), decoder, nullptr), path());
+    TSN_CHECK_AV(avcodec_open2(codec.get(), decoder, nullptr), path(), "cannot open the decoder");
 
     info.rotation = displayRotation(stream);
     const bool swap = info.rotation == 90 || info.rotation == 270;
@@ -186,7 +234,7 @@ struct VideoReader::State {
       const int rc = av_read_frame(format.get(), packet.get());
       if (rc == AVERROR_EOF) break;
       checkTime();
-      TSN_CHECK_AV(rc, path());
+      TSN_CHECK_AV(rc, path(), "cannot read");
       // Packets flagged DISCARD (outside an MP4 edit list, say) decode to frames FFmpeg drops:
       // they are not frames of the video.
       if (packet->stream_index == streamIndex && !(packet->flags & AV_PKT_FLAG_DISCARD)) {
@@ -252,7 +300,8 @@ struct VideoReader::State {
       openDemuxer(/*probe=*/!sequential);
     } else {
       const int64_t ts = seekByDts ? keyframeDts[slot] : framePts[info.keyframes[slot]];
-      TSN_CHECK_AV(av_seek_frame(format.get(), streamIndex, ts, AVSEEK_FLAG_BACKWARD), path());
+      TSN_CHECK_AV(av_seek_frame(format.get(), streamIndex, ts, AVSEEK_FLAG_BACKWARD), path(),
+                   "cannot seek");
     }
     avcodec_flush_buffers(codec.get());
     position = -1;
@@ -276,7 +325,7 @@ struct VideoReader::State {
         drained = true;
         break;
       }
-      if (rc != AVERROR(EAGAIN)) TSN_CHECK_AV(rc, path());
+      if (rc != AVERROR(EAGAIN)) TSN_CHECK_AV(rc, path(), "cannot decode");
       sendNextPacket(request);
     }
     return false;
@@ -286,11 +335,11 @@ struct VideoReader::State {
     while (true) {
       const int rc = av_read_frame(format.get(), packet.get());
       if (rc == AVERROR_EOF) {
-        TSN_CHECK_AV(avcodec_send_packet(codec.get(), nullptr), path());
+        TSN_CHECK_AV(avcodec_send_packet(codec.get(), nullptr), path(), "cannot decode");
         return;
       }
       checkTime();
-      TSN_CHECK_AV(rc, path());
+      TSN_CHECK_AV(rc, path(), "cannot read");
       if (packet->stream_index != streamIndex) {
         av_packet_unref(packet.get());
         continue;
@@ -302,7 +351,7 @@ struct VideoReader::State {
       codec->skip_frame = keep ? AVDISCARD_DEFAULT : AVDISCARD_NONREF;
       const int sent = avcodec_send_packet(codec.get(), packet.get());
       av_packet_unref(packet.get());
-      TSN_CHECK_AV(sent, path());
+      TSN_CHECK_AV(sent, path(), "cannot decode");
       return;
     }
   }
@@ -354,6 +403,10 @@ VideoReader::VideoReader(const std::string& path, const ReaderOptions& options)
 }
 
 VideoReader::~VideoReader() = default;
+
+void VideoReader::setTimeout(double seconds) {
+  state_->options.timeoutS = seconds;
+}
 
 const VideoInfo& VideoReader::info() const {
   return state_->info;

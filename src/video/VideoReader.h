@@ -19,7 +19,9 @@ struct ReaderOptions {
   double timeoutS = 30;  ///< per open and per decode() call; 0: no limit
   /// Demuxers allowed (FFmpeg names); empty allows every one. Only the `file` protocol is ever
   /// allowed, so a list or a playlist cannot make FFmpeg open a URL.
-  std::string containers = "mov,mp4,matroska,webm,avi,mpegts,flv,mpeg,asf,h264,hevc";
+  std::string containers = "mov,mp4,matroska,webm,avi,mpegts,flv,mpeg,asf,ogg,h264,hevc";
+  /// Where `containers` came from, named in the refusal of a container outside it.
+  std::string containersSetting = "data.containers";
 };
 
 struct VideoInfo {
@@ -54,6 +56,9 @@ class VideoReader {
   ~VideoReader();
   VideoReader(const VideoReader&) = delete;
   VideoReader& operator=(const VideoReader&) = delete;
+
+  /// The time limit of each later decode() call (ReaderOptions::timeoutS).
+  void setTimeout(double seconds);
 
   const VideoInfo& info() const;
   const DecodeStats& stats() const;

@@ -40,13 +40,13 @@ struct VideoWriter::State {
     while (true) {
       const int rc = avcodec_receive_packet(codec.get(), packet.get());
       if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return;
-      TSN_CHECK_AV(rc, path);
+      TSN_CHECK_AV(rc, path, "cannot encode");
       // One frame per tick of the codec time base. Without a duration the MP4 muxer's edit
       // list ends at the last frame's start and readers drop that frame.
       if (packet->duration == 0) packet->duration = 1;
       av_packet_rescale_ts(packet.get(), codec->time_base, stream->time_base);
       packet->stream_index = stream->index;
-      TSN_CHECK_AV(av_interleaved_write_frame(format.get(), packet.get()), path);
+      TSN_CHECK_AV(av_interleaved_write_frame(format.get(), packet.get()), path, "cannot write");
     }
   }
 };
@@ -62,7 +62,8 @@ VideoWriter::VideoWriter(const std::string& path, const VideoWriterOptions& opti
       "{}: frame size {}x{} must be positive and even", path, options.width, options.height);
 
   AVFormatContext* raw = nullptr;
-  TSN_CHECK_AV(avformat_alloc_output_context2(&raw, nullptr, nullptr, path.c_str()), path);
+  TSN_CHECK_AV(avformat_alloc_output_context2(&raw, nullptr, nullptr, path.c_str()), path,
+               "no container format for this file name");
   s.format.reset(raw);
 
   const AVCodec* encoder = avcodec_find_encoder_by_name(options.encoder.c_str());
@@ -92,8 +93,9 @@ VideoWriter::VideoWriter(const std::string& path, const VideoWriterOptions& opti
     av_opt_set(c.priv_data, "x264-params", "scenecut=0:threads=1:lookahead-threads=1:no-mbtree=1",
                0);
   }
-  TSN_CHECK_AV(avcodec_open2(&c, encoder, nullptr), path);
-  TSN_CHECK_AV(avcodec_parameters_from_context(s.stream->codecpar, &c), path);
+  TSN_CHECK_AV(avcodec_open2(&c, encoder, nullptr), path, "cannot open the encoder");
+  TSN_CHECK_AV(avcodec_parameters_from_context(s.stream->codecpar, &c), path,
+               "cannot set up the stream");
   s.stream->time_base = c.time_base;
   if (options.rotation % 360 != 0) {
     // A display matrix, as phones write it (the same sign convention the readers use).
@@ -103,14 +105,14 @@ VideoWriter::VideoWriter(const std::string& path, const VideoWriterOptions& opti
     av_display_rotation_set(matrix, options.rotation);
   }
   if (!(s.format->oformat->flags & AVFMT_NOFILE)) {
-    TSN_CHECK_AV(avio_open(&s.format->pb, path.c_str(), AVIO_FLAG_WRITE), path);
+    TSN_CHECK_AV(avio_open(&s.format->pb, path.c_str(), AVIO_FLAG_WRITE), path, "cannot create");
   }
-  TSN_CHECK_AV(avformat_write_header(s.format.get(), nullptr), path);
+  TSN_CHECK_AV(avformat_write_header(s.format.get(), nullptr), path, "cannot write");
 
   s.frame->format = c.pix_fmt;
   s.frame->width = c.width;
   s.frame->height = c.height;
-  TSN_CHECK_AV(av_frame_get_buffer(s.frame.get(), 0), path);
+  TSN_CHECK_AV(av_frame_get_buffer(s.frame.get(), 0), path, "out of memory");
   s.sws.reset(sws_getContext(c.width, c.height, AV_PIX_FMT_RGB24, c.width, c.height, c.pix_fmt,
                              SWS_BILINEAR, nullptr, nullptr, nullptr));
   TSN_CHECK(s.sws != nullptr, "{}: cannot create the RGB->YUV converter", path);
@@ -132,13 +134,13 @@ void VideoWriter::write(const cv::Mat& rgb) {
   TSN_CHECK(rgb.type() == CV_8UC3 && rgb.cols == s.options.width && rgb.rows == s.options.height,
             "{}: expected a {}x{} RGB frame, got {}x{} type {}", s.path, s.options.width,
             s.options.height, rgb.cols, rgb.rows, rgb.type());
-  TSN_CHECK_AV(av_frame_make_writable(s.frame.get()), s.path);
+  TSN_CHECK_AV(av_frame_make_writable(s.frame.get()), s.path, "out of memory");
   const cv::Mat contiguous = rgb.isContinuous() ? rgb : rgb.clone();
   const uint8_t* src[] = {contiguous.data};
   const int srcStride[] = {static_cast<int>(contiguous.step)};
   sws_scale(s.sws.get(), src, srcStride, 0, rgb.rows, s.frame->data, s.frame->linesize);
   s.frame->pts = s.nextPts++;
-  TSN_CHECK_AV(avcodec_send_frame(s.codec.get(), s.frame.get()), s.path);
+  TSN_CHECK_AV(avcodec_send_frame(s.codec.get(), s.frame.get()), s.path, "cannot encode");
   s.writePackets();
 }
 
@@ -146,9 +148,9 @@ void VideoWriter::close() {
   State& s = *state_;
   if (s.closed) return;
   s.closed = true;
-  TSN_CHECK_AV(avcodec_send_frame(s.codec.get(), nullptr), s.path);
+  TSN_CHECK_AV(avcodec_send_frame(s.codec.get(), nullptr), s.path, "cannot encode");
   s.writePackets();
-  TSN_CHECK_AV(av_write_trailer(s.format.get()), s.path);
+  TSN_CHECK_AV(av_write_trailer(s.format.get()), s.path, "cannot write");
   s.format.reset();
 }
 

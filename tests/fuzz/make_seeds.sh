@@ -21,6 +21,7 @@ enc -c:v libx264 -bf 2 -g 4 -pix_fmt yuv420p "$v/h264.ts"
 enc -c:v mpeg2video -bf 2 -g 4 -q:v 5 "$v/mpeg2.mpg"
 enc -c:v libx264 -g 4 -pix_fmt yuv420p "$v/h264.flv"
 enc -c:v wmv2 -g 4 -q:v 5 "$v/wmv2.wmv"
+enc -c:v libtheora -g 4 -q:v 5 "$v/theora.ogv"
 enc -c:v libx264 -bf 2 -g 4 -pix_fmt yuv420p -f h264 "$v/raw.h264"
 enc -c:v libx264 -g 4 -pix_fmt yuv420p -metadata:s:v rotate=90 "$v/rotated.mp4"
 

@@ -1,9 +1,16 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <random>
+#include <thread>
 
 #include "common/Error.h"
 #include "support/TestSupport.h"
@@ -215,6 +222,8 @@ INSTANTIATE_TEST_SUITE_P(
         CliVideo{"h264_bframes_raw_stream", "v.h264", "-c:v libx264 -bf 3 -g 12 -pix_fmt yuv420p",
                  40, "h264", 0, 160, 120, -1, false},
         CliVideo{"wmv2_asf", "v.wmv", "-c:v wmv2 -g 12 -q:v 3", 30, "wmv2"},
+        CliVideo{"theora_ogg", "v.ogv", "-c:v libtheora -g 10 -q:v 7", 30, "theora"},
+        CliVideo{"theora_ogg_one_keyframe", "v.ogv", "-c:v libtheora -g 300 -q:v 7", 40, "theora"},
         CliVideo{"vfr_mkv", "v.mkv",
                  "-vf 'setpts=PTS+if(gte(N\\,10)\\,7)+if(gte(N\\,20)\\,11)' -fps_mode passthrough "
                  "-c:v libx264 -g 6 -pix_fmt yuv420p",
@@ -314,6 +323,80 @@ TEST(VideoReader, OnlyLocalFilesOfAllowedContainers) {
   EXPECT_NO_THROW(VideoReader r(video, anyContainer));
 }
 
+// A named pipe blocks open() until a writer comes: it must be refused before any open. (If the
+// reader ever opened it, a writer that the guard lets in after 10 s ends the wait, and the
+// message check fails instead of the test hanging.)
+TEST(VideoReader, PipesDevicesAndDirectoriesAreRefusedBeforeAnyOpen) {
+  testing::TempDir dir("reader_not_files");
+  const auto fifo = (dir.path() / "stalled.mp4").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::promise<void> done;
+  std::thread guard([&, finished = done.get_future()] {
+    if (finished.wait_for(std::chrono::seconds(10)) == std::future_status::timeout) {
+      const int fd = ::open(fifo.c_str(), O_WRONLY);
+      if (fd >= 0) ::close(fd);
+    }
+  });
+  EXPECT_THAT([&] { VideoReader r(fifo); },
+              ::testing::ThrowsMessage<Error>(HasSubstr(
+                  fifo + ": is a named pipe (FIFO), not a regular file; only regular files")));
+  done.set_value();
+  guard.join();
+  EXPECT_THAT([&] { VideoReader r(dir.str()); },
+              ::testing::ThrowsMessage<Error>(HasSubstr(": is a directory, not a regular file")));
+  EXPECT_THAT([] { VideoReader r("/dev/null"); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("/dev/null: is a character device")));
+  try {
+    VideoReader r(fifo);
+  } catch (const std::exception& e) {
+    EXPECT_EQ(failureReason(e), "not a regular file");
+  }
+}
+
+// A refusal says what was refused and what to change; no message ends in a source location.
+TEST(VideoReader, AContainerOutsideTheListIsNamedWithTheSettingThatAllowsIt) {
+  testing::TempDir dir("reader_refusals");
+  const std::string video = (dir.path() / "clip.ogv").string();
+  const auto made = testing::run(fmt::format(
+      "ffmpeg -v error -y -f lavfi -i testsrc2=size=64x48:rate=25 -frames:v 10 -c:v libtheora "
+      "'{}'",
+      video));
+  ASSERT_EQ(made.exitCode, 0) << made.output;
+  ReaderOptions mp4Only;
+  mp4Only.containers = "mov,mp4";
+  EXPECT_THAT([&] { VideoReader r(video, mp4Only); },
+              ::testing::ThrowsMessage<Error>(
+                  HasSubstr(video + ": container 'ogg' (Ogg) is not among the allowed containers "
+                                    "(data.containers: mov, mp4); add 'ogg' to data.containers")));
+  EXPECT_NO_THROW(VideoReader r(video));  // Ogg is in the default list
+
+  // A playlist: refused by default, and the message says why it is not a plain container.
+  testing::writeFile(dir.path() / "list.m3u8",
+                     "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\nclip.ogv\n#EXT-X-ENDLIST\n");
+  ReaderOptions probe;
+  probe.containersSetting = "--containers";
+  try {
+    VideoReader r((dir.path() / "list.m3u8").string(), probe);
+    ADD_FAILURE() << "an HLS playlist was opened";
+  } catch (const std::exception& e) {
+    EXPECT_THAT(e.what(), HasSubstr("container 'hls'"));
+    EXPECT_THAT(e.what(), HasSubstr("add 'hls' to --containers"));
+    EXPECT_THAT(e.what(), HasSubstr("opens the files its playlist or pattern names"));
+    EXPECT_EQ(failureReason(e), "unsupported container");
+  }
+
+  // Failures inside FFmpeg say what failed, in words, and no source location.
+  const auto text = dir.path() / "notes.mp4";
+  testing::writeFile(text, "this is not a video\n");
+  try {
+    VideoReader r(text.string());
+    ADD_FAILURE() << "text opened as a video";
+  } catch (const std::exception& e) {
+    EXPECT_THAT(e.what(), HasSubstr(text.string() + ": cannot open: Invalid data found"));
+    EXPECT_THAT(e.what(), ::testing::Not(::testing::ContainsRegex("\\.(cpp|h):[0-9]+")));
+  }
+}
+
 TEST(VideoReader, CorruptOrTruncatedFilesNeverCrashOrHang) {
   testing::TempDir dir("reader_corrupt");
   const std::string video = writeVideo(dir.path(), {"mp4", 8, 2}, 32);
@@ -381,7 +464,7 @@ TEST(VideoReader, FailuresCarryTheirCategory) {
   const std::string video = writeVideo(dir.path(), {"mp4", 10, 2}, 10);
   ReaderOptions tiny;
   tiny.timeoutS = 1e-9;
-  EXPECT_EQ(reasonOf([&] { VideoReader r(video, tiny); }), "timeout");
+  EXPECT_EQ(reasonOf([&] { VideoReader r(video, tiny); }), "timed out");
   EXPECT_EQ(reasonOf([&] { VideoReader(video).decode({10}, 0); }), "other error");  // out of range
   EXPECT_EQ(reasonOf([] { throw std::runtime_error("x"); }), "other error");
 }
