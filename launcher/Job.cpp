@@ -44,10 +44,12 @@ void Job::startRunLog(const Config& config, const std::string& configPath) const
   }
 }
 
-int Job::finish(int code) const {
+int Job::finish(int code) {
   const bool failed = code != kExitOk && code != kExitStopped;
   if (failed && world && world->size() > 1) MpiWorld::abort(code);
-  return code;
+  comm.reset();
+  world.reset();  // MPI_Finalize
+  return leaveProcess(code);
 }
 
 void ScoringOptions::addTo(CLI::App& app) {

@@ -36,9 +36,9 @@ struct Job {
   void startRunLog(const Config& config, const std::string& configPath) const;
 
   /// A failed rank of several ends the whole job (MPI_Abort) instead of leaving the others
-  /// waiting in a collective. Returns `code` otherwise (also kExitStopped: every rank stops
-  /// together, in order).
-  int finish(int code) const;
+  /// waiting in a collective. Otherwise (also kExitStopped: every rank stops together, in
+  /// order) closes the communicator and the MPI world and returns leaveProcess(code).
+  int finish(int code);
 };
 
 /// What tsn_eval and tsn_infer are given alike: the config the model was trained with (with

@@ -17,10 +17,22 @@ export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-1}
 
 tsn_log() { echo "[$(date +%FT%T)] [${SLURM_JOB_ID:-?}] $*"; }
 
+# SIGUSR1 and a first SIGTERM reach the tasks as SIGUSR1: mpirun ends the whole job on SIGTERM
+# (SIGKILL a second later, losing the checkpoint) but forwards SIGUSR1 as it is, and tsn_dist
+# treats both alike. A second SIGTERM is passed on as SIGTERM: the tasks end at once.
+tsn_terms=0
 tsn_forward_signal() {
-  local signal=$1
-  tsn_log "batch shell got SIG$signal: forwarding to the tasks (checkpoint, then exit 75)"
-  [[ -n ${tsn_task_pid:-} ]] && kill -s "$signal" "$tsn_task_pid" 2>/dev/null
+  local signal=$1 forward=USR1
+  if [[ $signal == TERM ]]; then
+    tsn_terms=$((tsn_terms + 1))
+    ((tsn_terms > 1)) && forward=TERM
+  fi
+  if [[ $forward == USR1 ]]; then
+    tsn_log "batch shell got SIG$signal: forwarding SIGUSR1 to the tasks (checkpoint, then exit 75)"
+  else
+    tsn_log "batch shell got a second SIGTERM: ending the tasks at once"
+  fi
+  [[ -n ${tsn_task_pid:-} ]] && kill -s "$forward" "$tsn_task_pid" 2>/dev/null
 }
 
 # tsn_launch PROGRAM ARGS...: runs PROGRAM on every task of the allocation and waits,

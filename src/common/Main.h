@@ -20,8 +20,14 @@ enum ExitCode : int {
 };
 
 /// From now on SIGUSR1 and SIGTERM only set a flag (the signal number) that the training loop
-/// reads; returns it.
+/// reads; returns it. A second SIGTERM ends the process at once (its default action).
 const std::atomic<int>* installStopSignals();
+
+/// A program's last call, after MPI is finalized: returns `code`, unless reads abandoned by an
+/// AbandonableThread are still stuck in a system call; then the logs are flushed and the
+/// process ends at once with `code` (_exit), so that a stuck thread that wakes up late cannot
+/// run into globals being torn down.
+int leaveProcess(int code);
 
 /// Runs `body`; a ConfigError prints "<program>: config error: <what>" and returns 2, a
 /// WriteError "<program>: write error: <what>" and returns 74, any other exception

@@ -24,6 +24,7 @@ class ClipDataset {
   /// average over T averages them.
   ClipDataset(std::vector<VideoSample> samples, const ModelConfig& model, const DataConfig& data,
               bool training, int64_t numClips = 1, int64_t crops = 1);
+  virtual ~ClipDataset() = default;
 
   size_t size() const { return samples_.size(); }
   bool training() const { return training_; }
@@ -31,8 +32,8 @@ class ClipDataset {
   int64_t framesPerClip() const;
 
   /// Loads sample `index`; `seed` drives every random choice. Throws tsn::Error naming the
-  /// file on a decode failure.
-  Clip load(size_t index, uint64_t seed) const;
+  /// file on a decode failure. Thread-safe. (Virtual for test doubles of a storage that fails.)
+  virtual Clip load(size_t index, uint64_t seed) const;
 
  private:
   std::vector<VideoSample> samples_;

@@ -7,6 +7,7 @@
 #include <numeric>
 #include <random>
 
+#include "common/AbandonableThread.h"
 #include "common/Error.h"
 #include "common/Logging.h"
 #include "common/Stopwatch.h"
@@ -15,6 +16,12 @@
 
 namespace tsn {
 namespace {
+
+/// More reads stuck than the process tolerates: not one bad video but the storage.
+class StalledStorage : public Error {
+ public:
+  using Error::Error;
+};
 
 uint64_t mixSeed(uint64_t a, uint64_t b) {
   // splitmix64 finaliser over a combination: nearby inputs give unrelated seeds.
@@ -45,7 +52,9 @@ std::vector<int64_t> shardIndices(int64_t n, int rank, int worldSize, uint64_t s
 }
 
 ClipLoader::ClipLoader(std::shared_ptr<const ClipDataset> dataset, LoaderOptions options)
-    : dataset_(std::move(dataset)), options_(options) {
+    : dataset_(std::move(dataset)),
+      options_(options),
+      inlineReader_(std::make_unique<AbandonableThread>()) {
   TSN_CHECK(options_.batchSize >= 1, "batch size must be >= 1");
   TSN_CHECK(options_.rank >= 0 && options_.rank < options_.worldSize, "rank {} outside world of {}",
             options_.rank, options_.worldSize);
@@ -96,8 +105,50 @@ void ClipLoader::startEpoch(int64_t epoch, int64_t firstBatch) {
   for (int64_t w = 0; w < options_.workers; ++w) workers_.emplace_back([this] { workerLoop(); });
 }
 
+Clip ClipLoader::loadBounded(int64_t index, uint64_t seed, AbandonableThread& reader) {
+  const std::string& path = dataset_->samples().at(static_cast<size_t>(index)).path;
+  {
+    std::lock_guard lock(mutex_);
+    if (const auto it = abandoned_.find(index); it != abandoned_.end()) {
+      throw VideoError(VideoFailure::Timeout, it->second + " (not tried again in this run)");
+    }
+  }
+  // The reader's own deadline (data.decode_timeout_s, inside FFmpeg's calls) ends a slow read
+  // cleanly; a second more means the thread is stuck where no deadline reaches.
+  const double limit = options_.sampleTimeoutS > 0 ? options_.sampleTimeoutS + 1.0 : 0.0;
+  AbandonableThread::Outcome outcome{};
+  auto clip = reader.call<Clip>(
+      [dataset = dataset_, index, seed] { return dataset->load(static_cast<size_t>(index), seed); },
+      limit,
+      [this] {
+        std::lock_guard lock(mutex_);
+        return stopping_ || stopFlagSet();
+      },
+      &outcome);
+  if (outcome == AbandonableThread::Outcome::Cancelled) throw Abandoned{};
+  if (outcome == AbandonableThread::Outcome::TimedOut) {
+    const std::string message = fmt::format(
+        "{}: not read within data.decode_timeout_s={} s; its reading thread is stuck (a stalled "
+        "file system, or a file that blocks) and was abandoned",
+        path, options_.sampleTimeoutS);
+    const int64_t stuck = AbandonableThread::stuckThreads();
+    {
+      std::lock_guard lock(mutex_);
+      abandoned_.emplace(index, message);
+    }
+    if (stuck > kMaxStuckThreads) {
+      throw StalledStorage(fmt::format(
+          "{} reads are stuck in system calls, the last on {}: the storage the videos are on "
+          "may be stalled; stopping instead of abandoning more threads",
+          stuck, path));
+    }
+    throw VideoError(VideoFailure::Timeout, message);
+  }
+  return std::move(*clip);
+}
+
 std::optional<Clip> ClipLoader::loadWithRetries(int64_t position, int64_t sampleIndex,
-                                                int64_t* usedIndex) {
+                                                int64_t* usedIndex, AbandonableThread& reader) {
   const int64_t n = static_cast<int64_t>(dataset_->size());
   const int attempts = dataset_->training() ? options_.maxRetries + 1 : 1;
   int64_t index = sampleIndex;
@@ -109,11 +160,13 @@ std::optional<Clip> ClipLoader::loadWithRetries(int64_t position, int64_t sample
     const uint64_t seed = mixSeed(mixSeed(options_.seed, static_cast<uint64_t>(epoch_)),
                                   slot * 64 + static_cast<uint64_t>(attempt));
     try {
-      Clip clip = dataset_->load(static_cast<size_t>(index), seed);
+      Clip clip = loadBounded(index, seed, reader);
       *usedIndex = index;
       std::lock_guard lock(mutex_);
       ++stats_.loaded;
       return clip;
+    } catch (const StalledStorage&) {
+      throw;
     } catch (const std::exception& e) {
       lastError = e.what();
       logging::get("data")->warn("skipping sample {}: {}", index, lastError);
@@ -136,7 +189,7 @@ std::optional<Clip> ClipLoader::loadWithRetries(int64_t position, int64_t sample
   return std::nullopt;
 }
 
-Batch ClipLoader::buildBatch(int64_t batchIndex) {
+Batch ClipLoader::buildBatch(int64_t batchIndex, AbandonableThread& reader) {
   const int64_t begin = batchIndex * options_.batchSize;
   const int64_t end = std::min<int64_t>(begin + options_.batchSize, order_.size());
   std::vector<torch::Tensor> clips;
@@ -144,7 +197,7 @@ Batch ClipLoader::buildBatch(int64_t batchIndex) {
   Batch batch;
   for (int64_t position = begin; position < end; ++position) {
     int64_t used = -1;
-    if (auto clip = loadWithRetries(position, order_[position], &used)) {
+    if (auto clip = loadWithRetries(position, order_[position], &used, reader)) {
       clips.push_back(std::move(clip->frames));
       labels.push_back(clip->label);
       batch.sampleIds.push_back(used);
@@ -163,6 +216,7 @@ Batch ClipLoader::buildBatch(int64_t batchIndex) {
 
 void ClipLoader::workerLoop() {
   const int64_t total = batchesPerEpoch();
+  AbandonableThread reader;
   const int64_t inFlight = options_.prefetch + options_.workers;
   while (true) {
     int64_t mine = -1;
@@ -176,11 +230,13 @@ void ClipLoader::workerLoop() {
       mine = nextToClaim_++;
     }
     try {
-      Batch batch = buildBatch(mine);
+      Batch batch = buildBatch(mine, reader);
       std::lock_guard lock(mutex_);
       ready_.emplace(mine, std::move(batch));
       stats_.peakReadyBatches =
           std::max(stats_.peakReadyBatches, static_cast<int64_t>(ready_.size()));
+    } catch (const Abandoned&) {
+      return;  // the loader stops, or the job was told to
     } catch (...) {
       std::lock_guard lock(mutex_);
       if (!error_) error_ = std::current_exception();
@@ -193,22 +249,39 @@ std::optional<Batch> ClipLoader::next() {
   const int64_t total = batchesPerEpoch();
   Stopwatch wait;
   std::optional<Batch> result;
-  while (!result) {
+  interrupted_ = false;
+  while (!result && !interrupted_) {
     int64_t index = -1;
     {
       std::unique_lock lock(mutex_);
       if (nextToHand_ >= total) break;
+      if (stopFlagSet()) {
+        interrupted_ = true;
+        break;
+      }
       if (options_.workers == 0) {
-        index = nextToHand_++;
+        index = nextToHand_;
       } else {
-        changed_.wait(lock, [&] { return error_ || ready_.count(nextToHand_) > 0; });
+        // Polled: a stop signal only sets a flag, which no one notifies.
+        const bool ready = changed_.wait_for(lock, std::chrono::milliseconds(50), [&] {
+          return error_ || ready_.count(nextToHand_) > 0;
+        });
         if (error_) std::rethrow_exception(error_);
+        if (!ready) continue;
         auto node = ready_.extract(nextToHand_++);
         result = std::move(node.mapped());
       }
     }
     changed_.notify_all();
-    if (index >= 0) result = buildBatch(index);
+    if (index >= 0) {
+      try {
+        result = buildBatch(index, *inlineReader_);
+        std::lock_guard lock(mutex_);
+        ++nextToHand_;
+      } catch (const Abandoned&) {
+        interrupted_ = true;
+      }
+    }
     // An evaluation batch whose every video failed is empty: move on to the next.
     if (result && !result->clips.defined()) result.reset();
   }
@@ -216,7 +289,7 @@ std::optional<Batch> ClipLoader::next() {
     std::lock_guard lock(mutex_);
     stats_.dataWaitS += wait.seconds();
   }
-  if (!result) finishEpoch();
+  if (!result && !interrupted_) finishEpoch();
   return result;
 }
 
@@ -265,6 +338,7 @@ std::shared_ptr<ClipLoader> makeClipLoader(const Config& c, std::vector<VideoSam
   // Evaluation never stops for unreadable videos: it leaves them out and reports them.
   o.maxBadFraction = training ? c.data.maxBadFraction : 1.0;
   o.pinMemory = c.data.pinMemory && torch::cuda::is_available();
+  o.sampleTimeoutS = c.data.decodeTimeoutS;
   return std::make_shared<ClipLoader>(std::move(dataset), o);
 }
 

@@ -7,9 +7,16 @@
 /// choice of a sample derives from (seed, epoch, its slot in the epoch's order over all ranks),
 /// so a run is reproducible whatever the thread timing, ranks draw independently, and a slot
 /// draws the same on 1 rank as on several. A worker's exception is rethrown by next().
+///
+/// No file can block the loader: every sample is read on an AbandonableThread and waited for at
+/// most `sampleTimeoutS` plus a second; a read still running then (stuck in open() or read() of
+/// a stalled file system) is abandoned, its sample replaced and counted as timed out, and that
+/// sample is not tried again in this run. More than kMaxStuckThreads stuck reads stop the job
+/// with an error naming the storage as the likely cause.
 
 #include <torch/types.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -19,6 +26,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "config/Config.h"
@@ -38,6 +46,7 @@ struct LoaderOptions {
   int maxRetries = 10;          ///< replacements tried for a sample that fails to load
   double maxBadFraction = 1.0;  ///< abort the epoch when more samples than this fail
   bool pinMemory = false;       ///< batches in page-locked memory (needs a CUDA LibTorch)
+  double sampleTimeoutS = 0;    ///< reading one sample may take this long (0: no limit)
 };
 
 struct Batch {
@@ -61,8 +70,13 @@ struct LoaderStats {
 std::vector<int64_t> shardIndices(int64_t n, int rank, int worldSize, uint64_t seed, int64_t epoch,
                                   bool shuffle, bool padToEqualShards);
 
+class AbandonableThread;
+
 class ClipLoader {
  public:
+  /// Reads stuck in a system call that a process tolerates before the loader gives up.
+  static constexpr int64_t kMaxStuckThreads = 16;
+
   ClipLoader(std::shared_ptr<const ClipDataset> dataset, LoaderOptions options);
   ~ClipLoader();
   ClipLoader(const ClipLoader&) = delete;
@@ -73,8 +87,15 @@ class ClipLoader {
   /// epoch is the same whichever batch the epoch started from.
   void startEpoch(int64_t epoch, int64_t firstBatch = 0);
 
-  /// The next batch of the epoch, or nullopt at its end. Rethrows a worker's exception.
+  /// The next batch of the epoch, or nullopt at its end, or early (interrupted() then says so)
+  /// when the stop flag became non-zero. Rethrows a worker's exception.
   std::optional<Batch> next();
+
+  /// From now on next() returns nullopt within 50 ms once `*flag` is non-zero (a stop signal),
+  /// and reads in progress are given up on.
+  void setStopFlag(const std::atomic<int>* flag) { stopFlag_ = flag; }
+  /// The last next() returned early because of the stop flag.
+  bool interrupted() const { return interrupted_; }
 
   /// Ends the epoch's accounting: throws when more of the videos read failed than
   /// maxBadFraction allows. next() calls it when the epoch runs out; a consumer that stops
@@ -86,8 +107,15 @@ class ClipLoader {
   const ClipDataset& dataset() const { return *dataset_; }
 
  private:
-  Batch buildBatch(int64_t batchIndex);
-  std::optional<Clip> loadWithRetries(int64_t position, int64_t sampleIndex, int64_t* usedIndex);
+  /// Thrown inside a worker whose read was given up on because the loader stops.
+  struct Abandoned {};
+  Batch buildBatch(int64_t batchIndex, AbandonableThread& reader);
+  std::optional<Clip> loadWithRetries(int64_t position, int64_t sampleIndex, int64_t* usedIndex,
+                                      AbandonableThread& reader);
+  /// Loads one sample on `reader`, waiting at most the sample timeout; throws VideoError
+  /// (timed out) for a read it gave up on, Abandoned when the loader stops meanwhile.
+  Clip loadBounded(int64_t index, uint64_t seed, AbandonableThread& reader);
+  bool stopFlagSet() const { return stopFlag_ != nullptr && stopFlag_->load() != 0; }
   void workerLoop();
   void stopWorkers();
 
@@ -105,6 +133,11 @@ class ClipLoader {
   bool stopping_ = false;
   std::exception_ptr error_;
   LoaderStats stats_;
+  /// Samples whose read was abandoned (by dataset index), with the error, never tried again.
+  std::unordered_map<int64_t, std::string> abandoned_;
+  const std::atomic<int>* stopFlag_ = nullptr;
+  bool interrupted_ = false;
+  std::unique_ptr<AbandonableThread> inlineReader_;  ///< workers == 0: reads for next()
 };
 
 /// The loader a run uses for one list: training (shuffled, padded shards, random augmentation,

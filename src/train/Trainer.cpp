@@ -81,6 +81,7 @@ void Trainer::restore(const Checkpoint& ckpt, const std::string& source) {
   startBatch_ = ckpt.iter;
   bestTop1_ = ckpt.metrics.value("best_top1", -1.0);
   bestEpoch_ = ckpt.metrics.value("best_epoch", int64_t{0});
+  validationPending_ = ckpt.metrics.value("validation_pending", false) && startEpoch_ > 0;
   if (ckpt.configHash != configHash_) {
     log->warn("{}: written with another config (see its 'config' entry); continuing with this one",
               source);
@@ -105,6 +106,12 @@ void Trainer::restore(const Checkpoint& ckpt, const std::string& source) {
   }
   log->info("resumed from {}: epoch {} batch {}, step {}", source, startEpoch_ + 1, startBatch_,
             step_);
+}
+
+void Trainer::setStopFlag(const std::atomic<int>* flag) {
+  stopFlag_ = flag;
+  trainLoader_.setStopFlag(flag);
+  valLoader_.setStopFlag(flag);
 }
 
 Checkpoint Trainer::snapshot(int64_t epoch, int64_t iter) {
@@ -139,11 +146,12 @@ Checkpoint Trainer::snapshot(int64_t epoch, int64_t iter) {
   return c;
 }
 
-void Trainer::saveCheckpoint(int64_t epoch, int64_t iter) {
-  if (step_ == lastSavedStep_) return;
+void Trainer::saveCheckpoint(int64_t epoch, int64_t iter, bool validationPending) {
+  if (step_ == lastSavedStep_ && !pendingBest_ && !validationPending) return;
   Stopwatch time;
   averageBuffers(*model_, comm_);
-  const Checkpoint c = snapshot(epoch, iter);  // collective
+  Checkpoint c = snapshot(epoch, iter);  // collective
+  if (validationPending) c.metrics["validation_pending"] = true;
   if (comm_.rank() == 0) {
     try {
       lastCheckpoint_ = store_.commit(c, pendingBest_);
@@ -203,21 +211,39 @@ TrainResult Trainer::run() {
                         trainingStep_.reducer()->bucketCount(), comm_.backendName())
           : std::string("one rank"));
   TrainResult result;
-  for (int64_t epoch = startEpoch_; epoch < t.epochs; ++epoch) {
+  const auto stopped = [&] {
+    comm_.barrier();  // rank 0 has committed the checkpoint before any rank exits
+    log->warn("stop requested (signal {}): checkpoint written at step {}", stopFlag_->load(),
+              step_);
+    result.stopRequested = true;
+  };
+  // A validation that a stop cut short runs first: the checkpoint said so.
+  if (validationPending_ && startBatch_ == 0) {
+    Stopwatch pause;
+    if (!validate(startEpoch_ - 1)) {
+      saveCheckpoint(startEpoch_, 0, /*validationPending=*/true);
+      stopped();
+    } else if (pendingBest_) {
+      saveCheckpoint(startEpoch_, 0);
+    }
+    pauseBetweenWindowsS_ += pause.seconds();
+  }
+  for (int64_t epoch = startEpoch_; epoch < t.epochs && !result.stopRequested; ++epoch) {
     const EpochEnd end = trainEpoch(epoch, epoch == startEpoch_ ? startBatch_ : 0);
     if (end == EpochEnd::MaxSteps) {
       log->info("stopped after train.max_steps={} steps", t.maxSteps);
       break;
     }
     if (end == EpochEnd::StopRequested) {
-      comm_.barrier();  // rank 0 has committed the checkpoint before any rank exits
-      log->warn("stop requested (signal {}): checkpoint written at step {}", stopFlag_->load(),
-                step_);
-      result.stopRequested = true;
+      stopped();
       break;
     }
     Stopwatch pause;
-    if (validationDue(epoch)) validate(epoch);
+    if (validationDue(epoch) && !validate(epoch)) {
+      saveCheckpoint(epoch + 1, 0, /*validationPending=*/true);
+      stopped();
+      break;
+    }
     if (checkpointDue(epoch)) saveCheckpoint(epoch + 1, 0);
     pauseBetweenWindowsS_ += pause.seconds();
   }
@@ -241,18 +267,23 @@ Trainer::EpochEnd Trainer::trainEpoch(int64_t epoch, int64_t firstBatch) {
   Window window;
   const int64_t steps = trainLoader_.batchesPerEpoch();
   for (int64_t i = firstBatch; i < steps; ++i) {
-    if (stopRequested()) {
-      saveCheckpoint(epoch, i);
-      return EpochEnd::StopRequested;
-    }
     if (config_.train.maxSteps > 0 && step_ >= config_.train.maxSteps) {
       saveCheckpoint(epoch, i);
       return EpochEnd::MaxSteps;
     }
     Stopwatch wait;
-    auto batch = trainLoader_.next();
+    auto batch = trainLoader_.next();  // returns early, empty, on a stop signal
     window.times[Phase::DataWait] += wait.seconds();
-    if (!batch) break;
+    // Agreed after the wait for data, which a stop signal cuts short on any rank. A rank that
+    // waits here for a slower one waits for its all-reduce partner: counted as such.
+    Stopwatch agree;
+    const bool stop = stopRequested();
+    window.times[Phase::ReduceWait] += agree.seconds();
+    if (stop) {
+      saveCheckpoint(epoch, i);
+      return EpochEnd::StopRequested;
+    }
+    TSN_CHECK(batch.has_value(), "the loader ran out after {} of {} batches", i, steps);
     const double lr = schedule_.at(step_);
     trainStep(*batch, lr, window);
     if ((i + 1) % config_.train.logInterval == 0 || i + 1 == steps) {
@@ -353,10 +384,15 @@ void Trainer::reportData(int64_t epoch) {
                     {"data_wait_s_rank0", stats.dataWaitS}});
 }
 
-void Trainer::validate(int64_t epoch) {
+bool Trainer::validate(int64_t epoch) {
   Stopwatch time;
   averageBuffers(*model_, comm_);
   const EvalResult r = evaluate(model_, valLoader_, device_, comm_, epoch, config_.train.precision);
+  if (stopRequested()) {
+    logging::get("train")->warn("validation after epoch {} cut short by the stop request",
+                                epoch + 1);
+    return false;
+  }
   lastValidationS_ = time.seconds();
   const double etaRun = epoch + 1 < config_.train.epochs
                             ? etaSeconds(epoch + 1, 0, trainLoader_.batchesPerEpoch()).second
@@ -383,6 +419,7 @@ void Trainer::validate(int64_t epoch) {
     bestEpoch_ = epoch + 1;
     pendingBest_ = true;
   }
+  return true;
 }
 
 }  // namespace tsn

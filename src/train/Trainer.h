@@ -52,8 +52,10 @@ class Trainer {
   void restore(const Checkpoint& ckpt, const std::string& source);
 
   /// When `*flag` becomes non-zero on any rank, all ranks agree at the next step, a checkpoint
-  /// is written and run() returns with stopRequested.
-  void setStopFlag(const std::atomic<int>* flag) { stopFlag_ = flag; }
+  /// is written and run() returns with stopRequested. Waiting for data ends within 50 ms of
+  /// it (a stuck read is abandoned); a validation in progress stops at its next batch and runs
+  /// again first thing after --resume.
+  void setStopFlag(const std::atomic<int>* flag);
 
   /// Called on every rank after each training step with the global step number (1-based), the
   /// batch, its LR and this rank's loss (tsn_dist --save-steps records them).
@@ -85,11 +87,15 @@ class Trainer {
   /// The epoch's load counts over all ranks (warning on failures) into the metric log.
   void reportData(int64_t epoch);
   /// Validates, logs, and records the result (lastVal_) and whether it is the best so far.
-  void validate(int64_t epoch);
+  /// False when a stop request cut it short (agreed by all ranks): nothing is recorded.
+  bool validate(int64_t epoch);
   bool validationDue(int64_t epoch) const;
   bool checkpointDue(int64_t epoch) const;
   bool stopRequested();
-  void saveCheckpoint(int64_t epoch, int64_t iter);
+  /// Commits a checkpoint of the state after `iter` batches of `epoch` (0-based) unless this
+  /// step's is on disk already (and no new best needs recording). `validationPending`: the
+  /// validation due before this point did not complete; a resumed run does it first.
+  void saveCheckpoint(int64_t epoch, int64_t iter, bool validationPending = false);
   /// Seconds left in epoch `epoch` after `batchesDone` of its `steps`, and in the whole run
   /// (the validations still due included).
   std::pair<double, double> etaSeconds(int64_t epoch, int64_t batchesDone, int64_t steps) const;
@@ -117,6 +123,7 @@ class Trainer {
   double bestTop1_ = -1;
   int64_t bestEpoch_ = 0;
   bool pendingBest_ = false;
+  bool validationPending_ = false;  ///< restored: the last epoch's validation is still due
   std::optional<EvalResult> lastVal_;
   /// Validation and checkpoint time between two log windows, counted in the next one.
   double pauseBetweenWindowsS_ = 0;

@@ -1,12 +1,16 @@
 #include "support/TestSupport.h"
 
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
+#include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <thread>
 
 #include "common/Error.h"
 #include "synth/SyntheticDataset.h"
@@ -48,6 +52,61 @@ CommandResult run(const std::string& command) {
   const int status = pclose(pipe);
   result.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
+}
+
+Background::Background(const std::string& command, const std::filesystem::path& output)
+    : output_(output) {
+  pid_ = fork();
+  TSN_CHECK(pid_ >= 0, "cannot fork for {}", command);
+  if (pid_ == 0) {
+    setpgid(0, 0);
+    const int fd = ::open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+      dup2(fd, STDOUT_FILENO);
+      dup2(fd, STDERR_FILENO);
+    }
+    execl("/bin/sh", "sh", "-c", ("exec " + command).c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  setpgid(pid_, pid_);  // also here: no race with the child's own call
+}
+
+Background::~Background() {
+  if (ended_) return;
+  ::kill(-pid_, SIGKILL);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+}
+
+void Background::signal(int signal) const {
+  ::kill(pid_, signal);
+}
+
+int Background::waitFor(double seconds) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (true) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      ended_ = true;
+      return status;
+    }
+    if (std::chrono::steady_clock::now() >= until) return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+std::string Background::output() const {
+  std::ifstream in(output_);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+bool waitForFile(const std::filesystem::path& path, double seconds) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (!std::filesystem::exists(path)) {
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
 }
 
 void writeFile(const std::filesystem::path& path, const std::string& text) {

@@ -27,6 +27,33 @@ struct CommandResult {
 /// Runs a shell command, capturing its output.
 CommandResult run(const std::string& command);
 
+/// A program running in the background, in a process group of its own (so that a test can
+/// signal it and everything it started), its output going to a file. The destructor kills
+/// the group if it still runs.
+class Background {
+ public:
+  Background(const std::string& command, const std::filesystem::path& output);
+  ~Background();
+  Background(const Background&) = delete;
+  Background& operator=(const Background&) = delete;
+
+  /// Sends `signal` to the program (not its group).
+  void signal(int signal) const;
+  /// Waits up to `seconds` for it to end; its wait status, or -1 if it still runs.
+  int waitFor(double seconds);
+  /// What it printed so far.
+  std::string output() const;
+  int pid() const { return pid_; }
+
+ private:
+  int pid_ = -1;
+  bool ended_ = false;
+  std::filesystem::path output_;
+};
+
+/// Waits up to `seconds` for `path` to exist.
+bool waitForFile(const std::filesystem::path& path, double seconds);
+
 /// Writes a text file.
 void writeFile(const std::filesystem::path& path, const std::string& text);
 

@@ -8,6 +8,7 @@
 #include <map>
 #include <thread>
 
+#include "common/AbandonableThread.h"
 #include "common/Error.h"
 #include "common/Main.h"
 #include "common/Parallel.h"
@@ -25,20 +26,41 @@ int main(int argc, char** argv) {
   app.add_option("--root", root, "directory the listed paths are relative to");
   app.add_option("--jobs", jobs, "parallel readers")->capture_default_str();
   app.add_option("--timeout", timeout, "seconds per video")->capture_default_str();
+  tsn::ReaderOptions options;
+  app.add_option("--containers", options.containers,
+                 "containers allowed (FFmpeg demuxer names, comma-separated; empty: all)")
+      ->capture_default_str();
   app.add_option("--write-clean", cleaned, "write the list without the unreadable videos here");
   app.add_flag("--json", json, "print JSON");
   CLI11_PARSE(app, argc, argv);
 
-  return tsn::runMain("tsn_check_videos", [&] {
+  const int code = tsn::runMain("tsn_check_videos", [&] {
     // The list as the loader reads it (format, labels, paths inside the root), any label.
     const auto samples = tsn::readFileList(list, tsn::DataFormat::Video, root, INT64_MAX);
     std::vector<std::string> failure(samples.size()), reason(samples.size());
-    tsn::ReaderOptions options;
     options.timeoutS = timeout;
+    options.containersSetting = "--containers";
     tsn::parallelFor(samples.size(), jobs, [&](size_t i) {
+      // Each check on a thread that can be given up on: a file on a stalled file system
+      // blocks in open() or read() where no deadline reaches.
+      thread_local tsn::AbandonableThread thread;
+      const std::string path = samples[i].path;
+      tsn::AbandonableThread::Outcome outcome{};
       try {
-        tsn::VideoReader reader(samples[i].path, options);
-        reader.decode({0, reader.info().numFrames - 1}, 0);
+        const auto checked = thread.call<bool>(
+            [path, options] {
+              tsn::VideoReader reader(path, options);
+              reader.decode({0, reader.info().numFrames - 1}, 0);
+              return true;
+            },
+            timeout > 0 ? timeout + 1 : 0, nullptr, &outcome);
+        if (!checked) {
+          throw tsn::VideoError(tsn::VideoFailure::Timeout,
+                                fmt::format("{}: not read within --timeout {} s: stuck in a "
+                                            "system call (a stalled file system, or a file that "
+                                            "blocks)",
+                                            path, timeout));
+        }
       } catch (const std::exception& e) {
         failure[i] = e.what();
         reason[i] = tsn::failureReason(e);
@@ -81,4 +103,5 @@ int main(int argc, char** argv) {
     }
     return bad.empty() ? tsn::kExitOk : 3;
   });
+  return tsn::leaveProcess(code);
 }
