@@ -1,9 +1,15 @@
 // Training matches PyTorch step for step: tsn_dist saves its first steps (--save-steps), and
-// tests/python/step_parity.py replays them with torchvision's ResNet and torch.optim.SGD
-// (Debian's python3-torch) and compares losses, LRs, updates, BatchNorm statistics and momentum.
-// Each comparison must also fail when the PyTorch side's update is perturbed by 1%.
+// tests/python/step_parity.py replays them with torchvision's ResNet and torch.optim.SGD and
+// compares losses, LRs, parameters, BatchNorm statistics and momentum, with a tolerance derived
+// from PyTorch's own float32 error on this machine. Always against the PyTorch this build's
+// LibTorch comes from (TSN_REFERENCE_PYTHONPATH), one thread on both sides; a comparison with
+// another PyTorch version is printed, never judged. The comparison must also fail when the
+// PyTorch side's LR, momentum or weight decay is 1% off. CTest runs these tests a second time
+// with oneDNN and ATen limited to AVX2 (a CPU without AVX-512).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <torch/version.h>
 
 #include <fstream>
 
@@ -57,17 +63,44 @@ work_dir = "{2}"
   /// The replay must match, and must not match when PyTorch's LR, momentum or weight decay is
   /// 1% off.
   void expectPyTorchReplaysTheSteps(const std::string& expectRanks) {
-    const std::string script = "/usr/bin/python3 " + std::string(TSN_SOURCE_DIR) +
-                               "/tests/python/step_parity.py " + (dir_->path() / "steps").string() +
-                               " " + latestCheckpoint();
-    const auto same = testing::run(script);
-    EXPECT_EQ(same.exitCode, 0) << same.output;
-    EXPECT_THAT(same.output, HasSubstr("3 steps on " + expectRanks + " rank(s)"));
+    const std::string replay = std::string(TSN_SOURCE_DIR) + "/tests/python/step_parity.py " +
+                               (dir_->path() / "steps").string() + " " + latestCheckpoint();
+    // One process replays the steps and the three perturbations (PyTorch 2.x takes seconds
+    // to import).
+    const auto r =
+        testing::run(fmt::format("env OMP_NUM_THREADS=1 PYTHONPATH={} /usr/bin/python3 "
+                                 "{} --perturbations --expect-torch {}",
+                                 TSN_REFERENCE_PYTHONPATH, replay, TORCH_VERSION));
+    std::cout << "[ report   ] " << r.output;
+    EXPECT_EQ(r.exitCode, 0) << r.output;
+    EXPECT_THAT(r.output, HasSubstr("3 steps on " + expectRanks + " rank(s)"));
     for (const char* what : {"lr", "momentum", "weight_decay"}) {
-      const auto perturbed = testing::run(script + " --perturb " + what);
-      EXPECT_EQ(perturbed.exitCode, 1) << what << ": " << perturbed.output;
-      EXPECT_THAT(perturbed.output, HasSubstr("differences, first:")) << what;
+      EXPECT_THAT(r.output, HasSubstr("perturbed: " + std::string(what) + " 1% off")) << r.output;
     }
+    EXPECT_THAT(r.output, ::testing::Not(HasSubstr("did not catch"))) << r.output;
+    // Where the system's PyTorch is another version (the CUDA build links PyPI's), the
+    // comparison with it is only reported: kernels differ between versions.
+    if (std::string(TSN_REFERENCE_PYTHONPATH).empty()) return;
+    const auto other =
+        testing::run("env OMP_NUM_THREADS=1 /usr/bin/python3 " + replay + " --report-only");
+    std::cout << "[ report   ] against the system's PyTorch (not judged): " << other.output;
+  }
+
+  /// Where oneDNN's instruction set is limited (ONEDNN_MAX_CPU_ISA, as CTest's AVX2 run of
+  /// these tests does), both sides must run under the limit: oneDNN names its ISA when verbose.
+  void expectIsaLimitOnBothSides() {
+    const char* limit = std::getenv("ONEDNN_MAX_CPU_ISA");
+    if (limit == nullptr || std::string(limit) != "AVX2") return;
+    const auto ours =
+        testing::run("env ONEDNN_VERBOSE=1 OMP_NUM_THREADS=1 " + testing::binary("tsn_dist") +
+                     " --config " + config("norm_eval = true") + " --debug --max-steps 1" +
+                     " --set train.work_dir=" + (dir_->path() / "isa").string());
+    EXPECT_THAT(ours.output, HasSubstr("isa:Intel AVX2\n"));
+    const auto theirs = testing::run(
+        fmt::format("env ONEDNN_VERBOSE=1 PYTHONPATH={} /usr/bin/python3 -c 'import torch; "
+                    "torch.nn.Conv2d(3, 8, 3)(torch.randn(2, 3, 16, 16))'",
+                    TSN_REFERENCE_PYTHONPATH));
+    EXPECT_THAT(theirs.output, HasSubstr("isa:Intel AVX2\n"));
   }
 
   std::unique_ptr<testing::TempDir> dir_;
@@ -76,10 +109,12 @@ work_dir = "{2}"
 
 TEST_F(ParityCli, OneRankMatchesPyTorchStepForStepWithPartialBn) {
   const auto r =
-      testing::run(testing::binary("tsn_dist") + " --config " + config("partial_bn = true") +
-                   " --debug --max-steps 3 --save-steps " + (dir_->path() / "steps").string());
+      testing::run("env OMP_NUM_THREADS=1 " + testing::binary("tsn_dist") + " --config " +
+                   config("partial_bn = true") + " --debug --max-steps 3 --save-steps " +
+                   (dir_->path() / "steps").string());
   ASSERT_EQ(r.exitCode, 0) << r.output;
   expectPyTorchReplaysTheSteps("1");
+  expectIsaLimitOnBothSides();
 }
 
 TEST_F(ParityCli, TwoRanksOfBatchBMatchOneStepOfTwiceTheBatchInPyTorch) {
