@@ -1,5 +1,5 @@
 # Every third-party dependency as an imported target. Debian packages provide all of them;
-# tools/install_deps.sh installs them.
+# tools/dev/install_deps.sh installs them.
 
 find_package(Torch REQUIRED)
 find_package(MPI REQUIRED COMPONENTS CXX)

@@ -72,7 +72,7 @@ function(tsn_add_test name)
 endfunction()
 
 # tsn_add_mpi_test(name SOURCES ... DEPS ... RANKS 2 3 [LABELS l ...]): one GoogleTest
-# executable (its main starts MPI: tests/dist/MpiMain.cpp), run by CTest under mpirun once per
+# executable (its main starts MPI: tests/distributed/MpiMain.cpp), run by CTest under mpirun once per
 # rank count. A run in which every test skipped is reported as skipped, not passed.
 function(tsn_add_mpi_test name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;RANKS;LABELS" ${ARGN})

@@ -1,4 +1,4 @@
-#include "Job.h"
+#include "launcher/Job.h"
 
 #include <torch/version.h>
 
@@ -8,11 +8,9 @@
 #include "common/Error.h"
 #include "common/Logging.h"
 #include "common/Main.h"
-#include "dist/CommunicatorFactory.h"
-#include "model/Weights.h"
-#include "train/Checkpoint.h"
+#include "distributed/CommunicatorFactory.h"
 #ifdef TSN_WITH_CUDA
-#include "dist/NcclSupport.h"
+#include "distributed/NcclSupport.h"
 #endif
 
 namespace tsn {
@@ -58,22 +56,6 @@ void ScoringOptions::addTo(CLI::App& app) {
   app.add_option("--set", overrides, "override a key: section.key=value (repeatable)");
 }
 
-ScoredVideos scoreCheckpoint(const Job& job, const Config& config, const std::string& checkpoint,
-                             std::vector<VideoSample> samples, const std::string& listName) {
-  auto model = loadCheckpointModel(config, checkpoint, job.device);
-  ScoredVideos out;
-  out.loader = makeClipLoader(config, std::move(samples), listName, false, job.comm->rank(),
-                              job.comm->size());
-  logging::get("eval")->info(
-      "scoring {} videos of {} with {} ({} clips x {} crops each) over {} "
-      "ranks",
-      out.loader->dataset().size(), listName, checkpoint, config.eval.numClips, config.eval.crops,
-      job.comm->size());
-  out.scores = scoreVideos(model, *out.loader, job.device, *job.comm, 0, config.train.precision,
-                           /*progress=*/true);
-  return out;
-}
-
 std::string describeBuild(const std::string& program) {
 #ifdef TSN_WITH_CUDA
   const std::string build = fmt::format("CUDA build, NCCL {}", nccl::runtimeVersion());
@@ -83,29 +65,6 @@ std::string describeBuild(const std::string& program) {
   const auto gpus = torch::cuda::is_available() ? torch::cuda::device_count() : 0;
   return fmt::format("{} {} (LibTorch {}, {}; {} GPU{} visible)", program, TSN_VERSION,
                      TORCH_VERSION, build, gpus, gpus == 1 ? "" : "s");
-}
-
-torch::Device pickDevice(const Communicator& comm) {
-  if (!torch::cuda::is_available()) return torch::kCPU;
-  const int gpu = gpuOfLocalRank(comm.localRank(), static_cast<int>(torch::cuda::device_count()));
-  return {torch::kCUDA, static_cast<c10::DeviceIndex>(gpu)};
-}
-
-Tsn loadCheckpointModel(const Config& config, const std::string& path,
-                        const torch::Device& device) {
-  Checkpoint ckpt;
-  try {
-    ckpt = readCheckpoint(path);
-    checkCheckpointFits(ckpt, config.model, path);
-  } catch (const CheckpointError& e) {
-    throw ConfigError(fmt::format("--checkpoint: {}", e.what()));
-  }
-  Tsn model(config.model);
-  loadWeights(model, ckpt.model, path);
-  model->to(device);
-  if (config.train.channelsLast) model->useChannelsLast();
-  model->eval();
-  return model;
 }
 
 }  // namespace tsn

@@ -1,7 +1,7 @@
 #pragma once
 /// @file What every job binary (tsn_dist, tsn_eval, tsn_infer) sets up the same way: the MPI
-/// world when a launcher started the process, the communicator, console logging, the device,
-/// and a model from a checkpoint.
+/// world when a launcher started the process, the communicator, console logging, the device;
+/// and the end of the process. The work itself lives in src/.
 
 #include <CLI/CLI.hpp>
 
@@ -10,11 +10,8 @@
 #include <vector>
 
 #include "config/Config.h"
-#include "data/ClipLoader.h"
-#include "dist/Communicator.h"
-#include "dist/MpiWorld.h"
-#include "model/Tsn.h"
-#include "train/Evaluator.h"
+#include "distributed/Communicator.h"
+#include "distributed/MpiWorld.h"
 
 namespace tsn {
 
@@ -49,25 +46,8 @@ struct ScoringOptions {
   void addTo(CLI::App& app);
 };
 
-/// Every video's scores from the model of `options.checkpoint`, sharded over the job's ranks
-/// and gathered on every rank; the loader too (--save-inputs reads it again).
-struct ScoredVideos {
-  VideoScores scores;
-  std::shared_ptr<ClipLoader> loader;
-};
-ScoredVideos scoreCheckpoint(const Job& job, const Config& config, const std::string& checkpoint,
-                             std::vector<VideoSample> samples, const std::string& listName);
-
 /// `program`'s --version line: tsn-dist's version, the LibTorch it runs on, whether the build
 /// has CUDA and NCCL (with NCCL's version), and how many GPUs LibTorch sees.
 std::string describeBuild(const std::string& program);
-
-/// The GPU of this rank's local rank, or the CPU when LibTorch sees none. Error if a node runs
-/// more ranks than it has GPUs.
-torch::Device pickDevice(const Communicator& comm);
-
-/// The model of a tsn-dist checkpoint, on `device`, in eval mode. ConfigError (one line, naming
-/// the file) for a checkpoint that is unreadable or of another model than `config` describes.
-Tsn loadCheckpointModel(const Config& config, const std::string& path, const torch::Device& device);
 
 }  // namespace tsn

@@ -3,13 +3,14 @@
 // top-5 and mean class accuracy and writes the per-video scores and the confusion matrix.
 #include <iostream>
 
-#include "Job.h"
 #include "common/Error.h"
 #include "common/Logging.h"
 #include "common/Main.h"
 #include "common/Stopwatch.h"
 #include "data/FileList.h"
-#include "train/Reports.h"
+#include "evaluate/Evaluator.h"
+#include "evaluate/Reports.h"
+#include "launcher/Job.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"Evaluate a TSN checkpoint on a file list"};
@@ -41,7 +42,8 @@ int main(int argc, char** argv) {
     job = tsn::Job::start(config, &argc, &argv);
     job.initLogging(config);
     tsn::Stopwatch time;
-    const auto scored = tsn::scoreCheckpoint(job, config, scoring.checkpoint, samples, list);
+    const auto scored =
+        tsn::scoreCheckpoint(config, scoring.checkpoint, samples, list, *job.comm, job.device);
     const auto result = tsn::summarize(scored.scores);
     if (job.comm->rank() != 0) return tsn::kExitOk;
     for (const auto& [index, why] : scored.scores.skipped) {

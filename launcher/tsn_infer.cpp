@@ -3,11 +3,12 @@
 #include <fstream>
 #include <iostream>
 
-#include "Job.h"
 #include "common/Error.h"
 #include "common/Main.h"
 #include "data/FileList.h"
-#include "train/Reports.h"
+#include "evaluate/Evaluator.h"
+#include "evaluate/Reports.h"
+#include "launcher/Job.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"Predict the classes of videos with a TSN checkpoint (JSON lines)"};
@@ -48,8 +49,9 @@ int main(int argc, char** argv) {
     }
     job = tsn::Job::start(config, &argc, &argv, /*single=*/!saveInputs.empty());
     job.initLogging(config);
-    const auto scored = tsn::scoreCheckpoint(job, config, scoring.checkpoint, samples,
-                                             list.empty() ? "--video" : list);
+    const auto scored =
+        tsn::scoreCheckpoint(config, scoring.checkpoint, samples, list.empty() ? "--video" : list,
+                             *job.comm, job.device);
     if (job.comm->rank() != 0) return tsn::kExitOk;
     std::ofstream file;
     if (!output.empty()) {

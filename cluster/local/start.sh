@@ -4,7 +4,7 @@
 # node, and PMIx for `srun --mpi=pmix`. Everything lives in $TSN_SLURM_DIR (default
 # /tmp/tsn-slurm): the generated slurm.conf, state, spool, logs. Idempotent: a running cluster
 # is left alone. Needs root (slurmd runs jobs as their users) and the Debian packages slurm-wlm
-# and munge (tools/install_deps.sh).
+# and munge (tools/dev/install_deps.sh).
 #
 #   cluster/local/start.sh            # then: export SLURM_CONF=/tmp/tsn-slurm/slurm.conf
 #   eval "$(cluster/local/start.sh --env)"
@@ -25,7 +25,7 @@ if [[ -f $conf ]] && scontrol ping 2>/dev/null | grep -q UP && sinfo -h -o %T 2>
 fi
 
 for tool in slurmctld slurmd munged scontrol sinfo; do
-  command -v "$tool" >/dev/null || { echo "$tool not found: run tools/install_deps.sh" >&2; exit 1; }
+  command -v "$tool" >/dev/null || { echo "$tool not found: run tools/dev/install_deps.sh" >&2; exit 1; }
 done
 
 mkdir -p "$dir"/{state,spool,log}

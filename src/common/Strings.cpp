@@ -1,7 +1,10 @@
 #include "common/Strings.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <numeric>
 
 namespace tsn {
@@ -56,6 +59,17 @@ std::string trim(std::string_view text) {
 uint64_t fnv1a(std::string_view text, uint64_t hash) {
   for (const unsigned char c : text) hash = (hash ^ c) * 1099511628211ULL;
   return hash;
+}
+
+std::string formatDuration(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "?";
+  auto s = static_cast<int64_t>(std::llround(seconds));
+  const int64_t days = s / 86400;
+  s %= 86400;
+  const int64_t h = s / 3600, m = s / 60 % 60, sec = s % 60;
+  if (days > 0) return fmt::format("{}d {:02d}:{:02d}:{:02d}", days, h, m, sec);
+  if (h > 0) return fmt::format("{}:{:02d}:{:02d}", h, m, sec);
+  return fmt::format("{}:{:02d}", m, sec);
 }
 
 }  // namespace tsn

@@ -20,6 +20,9 @@ std::vector<std::string> split(std::string_view text, char sep);
 /// Removes leading and trailing whitespace.
 std::string trim(std::string_view text);
 
+/// "0:42", "1:02:03", "2d 03:04:05"; "?" for a negative or unknown duration.
+std::string formatDuration(double seconds);
+
 /// FNV-1a, 64 bits: a stable hash of `text` (the same on every machine and run), continuing from
 /// `hash` to hash several strings in turn.
 inline constexpr uint64_t kFnvOffset = 1469598103934665603ULL;

@@ -238,4 +238,9 @@ uint64_t configHash(const Config& config) {
   return fnv1a(toToml(config));
 }
 
+bool validationDue(const TrainConfig& train, int64_t epoch) {
+  const int64_t interval = train.valInterval;
+  return epoch + 1 == train.epochs || (interval > 0 && (epoch + 1) % interval == 0);
+}
+
 }  // namespace tsn

@@ -152,6 +152,10 @@ void checkTrainingInputs(const Config& config);
 /// system, permissions, a file in the way).
 void checkWorkDir(const Config& config);
 
+/// Whether validation follows epoch `epoch` (0-based): every train.val_interval epochs and
+/// after the last one.
+bool validationDue(const TrainConfig& train, int64_t epoch);
+
 /// The full resolved config (every key, defaults included) as TOML text, which loadConfig reads
 /// back to an equal config.
 std::string toToml(const Config& config);

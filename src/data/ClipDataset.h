@@ -5,10 +5,12 @@
 #include <opencv2/core.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "config/Config.h"
 #include "data/FileList.h"
+#include "video/FrameSource.h"
 
 namespace tsn {
 
@@ -36,6 +38,9 @@ class ClipDataset {
   virtual Clip load(size_t index, uint64_t seed) const;
 
  private:
+  /// The frames of `sample`: a VideoReader, or a RawframesReader for data.format = rawframes.
+  std::unique_ptr<FrameSource> open(const VideoSample& sample) const;
+
   std::vector<VideoSample> samples_;
   ModelConfig model_;
   DataConfig data_;

@@ -10,6 +10,7 @@
 #include "common/AbandonableThread.h"
 #include "common/Error.h"
 #include "common/Logging.h"
+#include "common/Random.h"
 #include "common/Stopwatch.h"
 #include "data/FileList.h"
 #include "video/AvError.h"
@@ -22,14 +23,6 @@ class StalledStorage : public Error {
  public:
   using Error::Error;
 };
-
-uint64_t mixSeed(uint64_t a, uint64_t b) {
-  // splitmix64 finaliser over a combination: nearby inputs give unrelated seeds.
-  uint64_t z = a + 0x9E3779B97F4A7C15ULL * (b + 1);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
 
 }  // namespace
 
@@ -175,8 +168,12 @@ std::optional<Clip> ClipLoader::loadWithRetries(int64_t position, int64_t sample
         ++stats_.failed;
         ++stats_.failuresByReason[failureReason(e)];
       }
-      // A deterministic replacement, far from the failed one in the list.
-      index = (index + 7919 * (attempt + 1)) % n;
+      // A replacement drawn from the sample's slot and the attempt (the same on every run),
+      // never the sample that just failed.
+      if (n > 1) {
+        const auto step = deriveSeed(options_.seed, epoch_, slot, attempt) % (n - 1);
+        index = (index + 1 + static_cast<int64_t>(step)) % n;
+      }
     }
   }
   if (dataset_->training()) {

@@ -4,7 +4,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "common/Error.h"
-#include "video/VideoReader.h"
+#include "video/FrameSource.h"
 
 namespace tsn {
 
@@ -74,14 +74,6 @@ std::vector<std::pair<CropBox, bool>> testCrops(cv::Size frame, int target, int 
     }
   }
   return crops;
-}
-
-cv::Mat resizeShortSide(const cv::Mat& image, int shortSide) {
-  const cv::Size size = scaledSize(image.cols, image.rows, shortSide);
-  if (size == image.size()) return image;
-  cv::Mat out;
-  cv::resize(image, out, size, 0, 0, cv::INTER_LINEAR);
-  return out;
 }
 
 torch::Tensor clipToTensor(const std::vector<cv::Mat>& frames, const CropBox& box, bool flip,

@@ -41,7 +41,4 @@ torch::Tensor clipToTensor(const std::vector<cv::Mat>& frames, const CropBox& bo
                            int target, const std::vector<double>& mean,
                            const std::vector<double>& std);
 
-/// Resizes an image so its short side is `shortSide` (aspect kept).
-cv::Mat resizeShortSide(const cv::Mat& image, int shortSide);
-
 }  // namespace tsn

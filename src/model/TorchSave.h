@@ -28,7 +28,7 @@ c10::IValue torchLoad(const std::filesystem::path& file);
 /// weights_only=True (its default since PyTorch 2.6), where torch::pickle_save adds TorchScript
 /// type tags (torch.jit._pickle.restore_type_tag) that the safe loader refuses. Lists of ints,
 /// floats, bools or tensors would still be written through torch.jit._pickle.build_* globals,
-/// which it refuses too: keep them out (tests/python/check_checkpoint.py checks the globals).
+/// which it refuses too: keep them out (tests/launcher/check_checkpoint.py checks the globals).
 std::vector<char> torchSave(const c10::IValue& value);
 
 /// torchSave into `file` (its directory created). Error naming the file when it cannot be written.

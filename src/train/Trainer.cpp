@@ -3,13 +3,10 @@
 #include <filesystem>
 
 #include "common/Error.h"
-
 #include "common/Logging.h"
-#include "common/Main.h"
+#include "common/Random.h"
 #include "common/Stopwatch.h"
-#include "dist/ModelSync.h"
-#include "train/DeviceMemory.h"
-#include "train/Metrics.h"
+#include "distributed/ModelSync.h"
 
 namespace tsn {
 
@@ -55,12 +52,8 @@ Trainer::Trainer(const Config& config, Tsn model, ClipLoader& trainLoader, ClipL
             return scaled;
           }(),
           trainLoader.batchesPerEpoch()),
-      metricLog_(comm.rank() == 0
-                     ? (std::filesystem::path(config.train.workDir) / "metrics.jsonl").string()
-                     : "",
-                 comm.rank() == 0 && config.log.tensorboard
-                     ? (std::filesystem::path(config.train.workDir) / "tensorboard").string()
-                     : ""),
+      report_(config, comm, device, trainLoader.batchesPerEpoch()),
+      observers_{&report_},
       store_(config.train.workDir, config.checkpoint.keepLast),
       resolvedConfig_(toToml(config)),
       configHash_(fmt::format("{:016x}", configHash(config))),
@@ -97,8 +90,8 @@ void Trainer::restore(const Checkpoint& ckpt, const std::string& source) {
     const int64_t samplesDone = ckpt.iter * config_.train.batchSize * ckpt.worldSize;
     const int64_t perStep = config_.train.batchSize * comm_.size();
     startBatch_ = (samplesDone + perStep - 1) / perStep;
-    torch::manual_seed(static_cast<uint64_t>(config_.train.seed) * 7919 + comm_.rank() +
-                       static_cast<uint64_t>(ckpt.step));
+    torch::manual_seed(
+        deriveSeed(static_cast<uint64_t>(config_.train.seed), comm_.rank(), ckpt.step));
     log->warn(
         "{}: written by {} ranks, resumed on {}: continuing at batch {} of epoch {}; LR x{:.4g} "
         "(was x{:.4g}); random streams reseeded, so the run is not bitwise the one it continues",
@@ -165,14 +158,8 @@ void Trainer::saveCheckpoint(int64_t epoch, int64_t iter, bool validationPending
               ? std::string("No checkpoint of this run is on disk yet")
               : fmt::format("The last checkpoint, {}, is intact", lastCheckpoint_.string())));
     }
-    logging::get("train")->info("checkpoint {}{} ({:.1f}s)", lastCheckpoint_.string(),
-                                pendingBest_ ? " (best so far: also best.pt)" : "", time.seconds());
-    metricLog_.write({{"mode", "checkpoint"},
-                      {"epoch", epoch},
-                      {"iter", iter},
-                      {"step", step_},
-                      {"file", lastCheckpoint_.string()},
-                      {"best", pendingBest_}});
+    const CheckpointEvent event{epoch, iter, step_, lastCheckpoint_, pendingBest_, time.seconds()};
+    notify([&](TrainingObserver& o) { o.checkpointed(event); });
   }
   pendingBest_ = false;
   lastSavedStep_ = step_;
@@ -191,31 +178,24 @@ bool Trainer::stopRequested() {
   return flag.item<int32_t>() != 0;
 }
 
-bool Trainer::validationDue(int64_t epoch) const {
-  const bool last = epoch + 1 == config_.train.epochs;
-  const int64_t interval = config_.train.valInterval;
-  return last || (interval > 0 && (epoch + 1) % interval == 0);
-}
-
 TrainResult Trainer::run() {
-  auto log = logging::get("train");
   const auto& t = config_.train;
-  log->info(
-      "training {} epochs x {} steps; batch {} per rank x {} ranks = global batch {}; lr {} "
-      "(x{:.4g} linear scaling); {} trainable tensors on {}, {}{}; {}",
-      t.epochs, trainLoader_.batchesPerEpoch(), t.batchSize, comm_.size(),
-      t.batchSize * comm_.size(), t.lr * lrScale_, lrScale_, trainingStep_.trainableCount(),
-      device_.str(), toString(t.precision), t.channelsLast ? ", channels-last" : "",
+  const RunDescription description{
+      trainLoader_.batchesPerEpoch(),
+      t.lr * lrScale_,
+      lrScale_,
+      trainingStep_.trainableCount(),
+      device_.str(),
       trainingStep_.reducer()
           ? fmt::format("gradients averaged over {} ranks in {} buckets ({})", comm_.size(),
                         trainingStep_.reducer()->bucketCount(), comm_.backendName())
-          : std::string("one rank"));
-  TrainResult result;
+          : std::string("one rank")};
+  notify([&](TrainingObserver& o) { o.runStarted(description); });
+  RunEnd end;
   const auto stopped = [&] {
     comm_.barrier();  // rank 0 has committed the checkpoint before any rank exits
-    log->warn("stop requested (signal {}): checkpoint written at step {}", stopFlag_->load(),
-              step_);
-    result.stopRequested = true;
+    end.stopRequested = true;
+    end.stopSignal = stopFlag_->load();
   };
   // A validation that a stop cut short runs first: the checkpoint said so.
   if (validationPending_ && startBatch_ == 0) {
@@ -226,35 +206,33 @@ TrainResult Trainer::run() {
     } else if (pendingBest_) {
       saveCheckpoint(startEpoch_, 0);
     }
-    pauseBetweenWindowsS_ += pause.seconds();
+    notify([&](TrainingObserver& o) { o.paused(pause.seconds()); });
   }
-  for (int64_t epoch = startEpoch_; epoch < t.epochs && !result.stopRequested; ++epoch) {
-    const EpochEnd end = trainEpoch(epoch, epoch == startEpoch_ ? startBatch_ : 0);
-    if (end == EpochEnd::MaxSteps) {
-      log->info("stopped after train.max_steps={} steps", t.maxSteps);
+  for (int64_t epoch = startEpoch_; epoch < t.epochs && !end.stopRequested; ++epoch) {
+    const EpochEnd epochEnd = trainEpoch(epoch, epoch == startEpoch_ ? startBatch_ : 0);
+    if (epochEnd == EpochEnd::MaxSteps) {
+      end.maxStepsReached = true;
       break;
     }
-    if (end == EpochEnd::StopRequested) {
+    if (epochEnd == EpochEnd::StopRequested) {
       stopped();
       break;
     }
     Stopwatch pause;
-    if (validationDue(epoch) && !validate(epoch)) {
+    if (validationDue(t, epoch) && !validate(epoch)) {
       saveCheckpoint(epoch + 1, 0, /*validationPending=*/true);
       stopped();
       break;
     }
     if (checkpointDue(epoch)) saveCheckpoint(epoch + 1, 0);
-    pauseBetweenWindowsS_ += pause.seconds();
+    notify([&](TrainingObserver& o) { o.paused(pause.seconds()); });
   }
+  TrainResult result;
   if (lastVal_) result.lastValidation = *lastVal_;
-  if (result.stopRequested) {
-    log->warn("stopped on request; resume with --resume auto (exit code {})",
-              static_cast<int>(kExitStopped));
-  } else {
-    log->info("done: {} steps; final validation top1 {:.4f} top5 {:.4f} on {} clips", step_,
-              result.lastValidation.top1, result.lastValidation.top5, result.lastValidation.clips);
-  }
+  end.step = step_;
+  end.lastValidation = lastVal_ ? &result.lastValidation : nullptr;
+  notify([&](TrainingObserver& o) { o.runEnded(end); });
+  result.stopRequested = end.stopRequested;
   result.steps = step_;
   result.skippedSteps = skippedSteps_;
   result.lastCheckpoint = lastCheckpoint_;
@@ -287,7 +265,9 @@ Trainer::EpochEnd Trainer::trainEpoch(int64_t epoch, int64_t firstBatch) {
     const double lr = schedule_.at(step_);
     trainStep(*batch, lr, window);
     if ((i + 1) % config_.train.logInterval == 0 || i + 1 == steps) {
-      logWindow(epoch, i + 1, steps, lr, window);
+      const WindowStats stats{
+          epoch, i + 1, step_, lr, window.meter, window.times, window.time.seconds(), window.steps};
+      notify([&](TrainingObserver& o) { o.windowEnded(stats); });  // collective
       window = Window{};
     }
     const int64_t every = config_.checkpoint.intervalIters;
@@ -298,7 +278,8 @@ Trainer::EpochEnd Trainer::trainEpoch(int64_t epoch, int64_t firstBatch) {
     }
   }
   trainLoader_.finishEpoch();
-  reportData(epoch);
+  const LoaderStats data = trainLoader_.stats();
+  notify([&](TrainingObserver& o) { o.epochEnded(epoch, data); });  // collective
   return EpochEnd::Finished;
 }
 
@@ -314,74 +295,7 @@ void Trainer::trainStep(const Batch& batch, double lr, Window& window) {
   ++step_;
   const double loss = outcome.loss.item<double>();
   window.meter.add(outcome.scores, batch.labels, loss);
-  if (stepObserver_) stepObserver_(step_, batch, lr, loss);
-}
-
-std::pair<double, double> Trainer::etaSeconds(int64_t epoch, int64_t batchesDone,
-                                              int64_t steps) const {
-  const int64_t leftInEpoch = steps - batchesDone;
-  int64_t leftInRun = leftInEpoch + (config_.train.epochs - epoch - 1) * steps;
-  if (config_.train.maxSteps > 0) leftInRun = std::min(leftInRun, config_.train.maxSteps - step_);
-  int64_t validationsLeft = 0;
-  for (int64_t e = epoch; e < config_.train.epochs; ++e) validationsLeft += validationDue(e);
-  return {stepEta_.secondsFor(leftInEpoch),
-          stepEta_.secondsFor(leftInRun) + static_cast<double>(validationsLeft) * lastValidationS_};
-}
-
-void Trainer::logWindow(int64_t epoch, int64_t batchesDone, int64_t steps, double lr,
-                        const Window& window) {
-  const auto& m = window.meter;
-  // Validation and checkpoints since the last window count in this one.
-  PhaseTimes times = window.times;
-  times[Phase::Pause] += pauseBetweenWindowsS_;
-  const double seconds = window.time.seconds() + pauseBetweenWindowsS_;
-  pauseBetweenWindowsS_ = 0;
-  const WindowTimes all = gatherWindowTimes(comm_, times, seconds, window.steps);  // collective
-  const double trainingS = seconds - times[Phase::Pause];
-  stepEta_.add(window.steps, trainingS);
-  const auto [etaEpoch, etaRun] = etaSeconds(epoch, batchesDone, steps);
-  const double clipsPerS = m.count() * comm_.size() / std::max(trainingS, 1e-9);
-  const auto memoryMb = peakDeviceMemoryMb(device_);
-  logging::get("train")->info(
-      "epoch {}/{} step {}/{} lr {:.3g} loss {:.4f} top1 {:.3f} top5 {:.3f} {:.1f} clips/s{} | {} "
-      "| ETA epoch {} run {}",
-      epoch + 1, config_.train.epochs, batchesDone, steps, lr, m.loss(), m.top1(), m.top5(),
-      clipsPerS, memoryMb ? fmt::format(" mem {:.0f} MiB", *memoryMb) : std::string(),
-      all.summary(), formatDuration(etaEpoch), formatDuration(etaRun));
-  nlohmann::json record = {{"mode", "train"},
-                           {"epoch", epoch + 1},
-                           {"iter", batchesDone},
-                           {"step", step_},
-                           {"lr", lr},
-                           {"loss", m.loss()},
-                           {"top1", m.top1()},
-                           {"top5", m.top5()},
-                           {"clips_per_s", clipsPerS},
-                           {"data_wait_s", times[Phase::DataWait]},
-                           {"window_s", seconds},
-                           {"eta_epoch_s", etaEpoch},
-                           {"eta_run_s", etaRun}};
-  all.addTo(record);
-  if (memoryMb) record["gpu_memory_peak_mb"] = *memoryMb;
-  metricLog_.write(record);
-}
-
-void Trainer::reportData(int64_t epoch) {
-  const LoaderStats stats = trainLoader_.stats();
-  auto counts = torch::tensor({stats.loaded, stats.failed}, torch::kInt64);
-  comm_.allReduce(counts, ReduceOp::Sum);
-  const int64_t loaded = counts[0].item<int64_t>(), failed = counts[1].item<int64_t>();
-  if (failed > 0) {
-    logging::get("train")->warn("epoch {}: {} videos failed to load and were replaced (all ranks)",
-                                epoch + 1, failed);
-  }
-  metricLog_.write({{"mode", "data"},
-                    {"epoch", epoch + 1},
-                    {"split", "train"},
-                    {"loaded", loaded},
-                    {"failed", failed},
-                    {"failures_rank0", stats.failuresByReason},
-                    {"data_wait_s_rank0", stats.dataWaitS}});
+  notify([&](TrainingObserver& o) { o.stepTaken(step_, batch, lr, loss); });
 }
 
 bool Trainer::validate(int64_t epoch) {
@@ -389,30 +303,11 @@ bool Trainer::validate(int64_t epoch) {
   averageBuffers(*model_, comm_);
   const EvalResult r = evaluate(model_, valLoader_, device_, comm_, epoch, config_.train.precision);
   if (stopRequested()) {
-    logging::get("train")->warn("validation after epoch {} cut short by the stop request",
-                                epoch + 1);
+    notify([&](TrainingObserver& o) { o.validationCutShort(epoch); });
     return false;
   }
-  lastValidationS_ = time.seconds();
-  const double etaRun = epoch + 1 < config_.train.epochs
-                            ? etaSeconds(epoch + 1, 0, trainLoader_.batchesPerEpoch()).second
-                            : 0.0;
-  logging::get("train")->info(
-      "validation after epoch {}: top1 {:.4f} top5 {:.4f} mean class accuracy {:.4f} loss {:.4f} "
-      "({} videos, {} unreadable, {:.1f}s) | ETA run {}",
-      epoch + 1, r.top1, r.top5, r.meanClassAccuracy, r.loss, r.clips, r.dropped, lastValidationS_,
-      formatDuration(etaRun));
-  metricLog_.write({{"mode", "val"},
-                    {"validation_s", lastValidationS_},
-                    {"eta_run_s", etaRun},
-                    {"epoch", epoch + 1},
-                    {"step", step_},
-                    {"top1", r.top1},
-                    {"top5", r.top5},
-                    {"mean_class_accuracy", r.meanClassAccuracy},
-                    {"loss", r.loss},
-                    {"clips", r.clips},
-                    {"dropped", r.dropped}});
+  const double seconds = time.seconds();
+  notify([&](TrainingObserver& o) { o.validated(epoch, step_, r, seconds); });
   lastVal_ = r;
   if (r.top1 > bestTop1_) {
     bestTop1_ = r.top1;

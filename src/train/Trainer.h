@@ -1,9 +1,11 @@
 #pragma once
 /// @file The training loop. Trainer::run() reads top to bottom: for each epoch, train steps
 /// (LR from the schedule, forward, loss, backward, optional clipping, SGD), then validation at
-/// the configured interval, then a checkpoint at the configured interval; logs and the metric
-/// log at clear points. With several ranks the GradientReducer averages gradients during
-/// backward, validation is sharded and summed, and rank 0 writes the checkpoints.
+/// the configured interval, then a checkpoint at the configured interval. At those fixed points
+/// it tells its observers (observe/TrainingObserver.h): the TrainingReport it owns writes the
+/// log lines, the metric log and TensorBoard events. With several ranks the GradientReducer
+/// averages gradients during backward, validation is sharded and summed, and rank 0 writes the
+/// checkpoints.
 /// train.precision runs the forward pass under autocast (fp16 with loss scaling: a step whose
 /// gradients overflowed is skipped); train.channels_last stores the model NHWC.
 ///
@@ -13,21 +15,21 @@
 #include <torch/torch.h>
 
 #include <atomic>
-#include <functional>
 #include <memory>
 #include <optional>
 
+#include "checkpoint/Checkpoint.h"
 #include "common/Stopwatch.h"
 #include "config/Config.h"
 #include "data/ClipLoader.h"
-#include "dist/Communicator.h"
+#include "distributed/Communicator.h"
+#include "evaluate/Evaluator.h"
+#include "evaluate/Metrics.h"
 #include "model/Tsn.h"
-#include "train/Checkpoint.h"
-#include "train/Evaluator.h"
+#include "observe/StepTimes.h"
+#include "observe/TrainingObserver.h"
+#include "observe/TrainingReport.h"
 #include "train/LrSchedule.h"
-#include "train/MetricLog.h"
-#include "train/Metrics.h"
-#include "train/StepTimes.h"
 #include "train/TrainingStep.h"
 
 namespace tsn {
@@ -57,11 +59,9 @@ class Trainer {
   /// again first thing after --resume.
   void setStopFlag(const std::atomic<int>* flag);
 
-  /// Called on every rank after each training step with the global step number (1-based), the
-  /// batch, its LR and this rank's loss (tsn_dist --save-steps records them).
-  using StepObserver =
-      std::function<void(int64_t step, const Batch& batch, double lr, double loss)>;
-  void setStepObserver(StepObserver observer) { stepObserver_ = std::move(observer); }
+  /// Tells `observer` too what happens at the loop's fixed points (after the report). Every
+  /// rank must add the same observers: some gather over ranks.
+  void addObserver(TrainingObserver& observer) { observers_.push_back(&observer); }
 
   TrainResult run();
 
@@ -78,27 +78,23 @@ class Trainer {
     PhaseTimes times;  ///< this rank's seconds per phase
   };
   EpochEnd trainEpoch(int64_t epoch, int64_t firstBatch);
-  /// One step on `batch`: the update, counting skipped fp16 steps, the window's metrics and
-  /// the step observer.
+  /// One step on `batch`: the update, counting skipped fp16 steps, the window's metrics; tells
+  /// the observers.
   void trainStep(const Batch& batch, double lr, Window& window);
-  /// A training log line and metric-log record for `window`.
-  void logWindow(int64_t epoch, int64_t batchesDone, int64_t steps, double lr,
-                 const Window& window);
-  /// The epoch's load counts over all ranks (warning on failures) into the metric log.
-  void reportData(int64_t epoch);
-  /// Validates, logs, and records the result (lastVal_) and whether it is the best so far.
+  /// Validates, reports, and records the result (lastVal_) and whether it is the best so far.
   /// False when a stop request cut it short (agreed by all ranks): nothing is recorded.
   bool validate(int64_t epoch);
-  bool validationDue(int64_t epoch) const;
   bool checkpointDue(int64_t epoch) const;
   bool stopRequested();
   /// Commits a checkpoint of the state after `iter` batches of `epoch` (0-based) unless this
   /// step's is on disk already (and no new best needs recording). `validationPending`: the
   /// validation due before this point did not complete; a resumed run does it first.
   void saveCheckpoint(int64_t epoch, int64_t iter, bool validationPending = false);
-  /// Seconds left in epoch `epoch` after `batchesDone` of its `steps`, and in the whole run
-  /// (the validations still due included).
-  std::pair<double, double> etaSeconds(int64_t epoch, int64_t batchesDone, int64_t steps) const;
+  /// Calls `tell` on every observer, the report first.
+  template <class Tell>
+  void notify(const Tell& tell) {
+    for (TrainingObserver* o : observers_) tell(*o);
+  }
 
   const Config& config_;
   Tsn model_;
@@ -109,12 +105,12 @@ class Trainer {
   TrainingStep trainingStep_;
   double lrScale_ = 1;
   LrSchedule schedule_;
-  MetricLog metricLog_;
+  TrainingReport report_;
+  std::vector<TrainingObserver*> observers_;
   CheckpointStore store_;
   /// What every checkpoint records about the run, fixed for its whole length: computed once.
   std::string resolvedConfig_, configHash_, trainListHash_, valListHash_;
   const std::atomic<int>* stopFlag_ = nullptr;
-  StepObserver stepObserver_;
   int64_t step_ = 0;
   int64_t skippedSteps_ = 0;
   int64_t startEpoch_ = 0;
@@ -125,10 +121,6 @@ class Trainer {
   bool pendingBest_ = false;
   bool validationPending_ = false;  ///< restored: the last epoch's validation is still due
   std::optional<EvalResult> lastVal_;
-  /// Validation and checkpoint time between two log windows, counted in the next one.
-  double pauseBetweenWindowsS_ = 0;
-  double lastValidationS_ = 0;
-  Eta stepEta_;  ///< seconds per training step, pauses left out
   std::filesystem::path lastCheckpoint_;
 };
 

@@ -4,7 +4,7 @@
 
 #include "common/Error.h"
 #include "common/Stopwatch.h"
-#include "train/DeviceMemory.h"
+#include "observe/DeviceMemory.h"
 
 namespace tsn {
 namespace {

@@ -10,12 +10,13 @@
 #include <vector>
 
 #include "config/Config.h"
-#include "dist/Communicator.h"
-#include "dist/GradientReducer.h"
+#include "distributed/Communicator.h"
+#include "distributed/GradientReducer.h"
+#include "model/Precision.h"
 #include "model/Tsn.h"
-#include "train/MixedPrecision.h"
+#include "observe/StepTimes.h"
+#include "train/LossScaler.h"
 #include "train/Sgd.h"
-#include "train/StepTimes.h"
 
 namespace tsn {
 

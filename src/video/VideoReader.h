@@ -7,16 +7,22 @@
 
 #include <opencv2/core.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "video/FrameSource.h"
 
 namespace tsn {
 
 /// What a reader may open and how long it may take: no input file may crash or hang a process.
 struct ReaderOptions {
   double timeoutS = 30;  ///< per open and per decode() call; 0: no limit
+  /// When set, the open and every decode() call end at this point instead (one deadline for a
+  /// whole sample: the loader's data.decode_timeout_s).
+  std::chrono::steady_clock::time_point deadline{};
   /// Demuxers allowed (FFmpeg names); empty allows every one. Only the `file` protocol is ever
   /// allowed, so a list or a playlist cannot make FFmpeg open a URL.
   std::string containers = "mov,mp4,matroska,webm,avi,mpegts,flv,mpeg,asf,ogg,h264,hevc";
@@ -49,16 +55,13 @@ struct DecodeStats {
   int64_t seeks = 0;
 };
 
-class VideoReader {
+class VideoReader : public FrameSource {
  public:
   /// Opens `path` and indexes its packets. Throws tsn::Error naming the path on any failure.
   explicit VideoReader(const std::string& path, const ReaderOptions& options = {});
-  ~VideoReader();
+  ~VideoReader() override;
   VideoReader(const VideoReader&) = delete;
   VideoReader& operator=(const VideoReader&) = delete;
-
-  /// The time limit of each later decode() call (ReaderOptions::timeoutS).
-  void setTimeout(double seconds);
 
   const VideoInfo& info() const;
   const DecodeStats& stats() const;
@@ -69,10 +72,12 @@ class VideoReader {
   /// frames it does not want), and converts only the wanted frames. Rotation metadata is
   /// applied. Throws tsn::Error naming the path and frame if a frame cannot be decoded, or
   /// when the call takes longer than the timeout.
-  std::vector<cv::Mat> decode(const std::vector<int64_t>& indices, int shortSide = 0);
+  std::vector<cv::Mat> decode(const std::vector<int64_t>& indices, int shortSide = 0) override;
 
   /// The same, each frame scaled to exactly `size` (as displayed), aspect not kept.
-  std::vector<cv::Mat> decode(const std::vector<int64_t>& indices, cv::Size size);
+  std::vector<cv::Mat> decode(const std::vector<int64_t>& indices, cv::Size size) override;
+
+  int64_t numFrames() const override { return info().numFrames; }
 
  private:
   struct State;
@@ -80,8 +85,5 @@ class VideoReader {
   std::vector<cv::Mat> decodeFrames(const std::vector<int64_t>& indices, Request& request);
   std::unique_ptr<State> state_;
 };
-
-/// Output size with the short side scaled to `shortSide` (0: unchanged), both even-free.
-cv::Size scaledSize(int width, int height, int shortSide);
 
 }  // namespace tsn

@@ -27,5 +27,12 @@ TEST(Strings, SplitAndTrim) {
   EXPECT_EQ(trim("   "), "");
 }
 
+TEST(Strings, FormatDuration) {
+  EXPECT_EQ(formatDuration(42), "0:42");
+  EXPECT_EQ(formatDuration(3723), "1:02:03");
+  EXPECT_EQ(formatDuration(2 * 86400 + 3 * 3600 + 4 * 60 + 5), "2d 03:04:05");
+  EXPECT_EQ(formatDuration(-1), "?");
+}
+
 }  // namespace
 }  // namespace tsn

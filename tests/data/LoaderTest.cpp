@@ -2,111 +2,22 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include <atomic>
-#include <chrono>
-#include <condition_variable>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
 #include <fstream>
-#include <future>
-#include <mutex>
+#include <numeric>
 #include <set>
 #include <thread>
 
-#include "common/AbandonableThread.h"
 #include "common/Error.h"
-#include "data/ClipLoader.h"
-#include "data/FileList.h"
-#include "support/TestSupport.h"
-#include "video/AvError.h"
+#include "data/LoaderFixture.h"
 #include "video/VideoReader.h"
-
-#include <numeric>
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
 
 namespace tsn {
 namespace {
 
 using ::testing::HasSubstr;
-
-TEST(Sharding, TrainingShardsAreEqualCoverEverythingAndAgreeAcrossRanks) {
-  for (int world : {1, 2, 3, 8}) {
-    std::multiset<int64_t> all;
-    size_t size = 0;
-    for (int rank = 0; rank < world; ++rank) {
-      const auto mine = shardIndices(23, rank, world, 5, 2, true, true);
-      if (rank == 0) size = mine.size();
-      EXPECT_EQ(mine.size(), size) << "world " << world;  // same count on every rank
-      all.insert(mine.begin(), mine.end());
-    }
-    EXPECT_EQ(size, static_cast<size_t>((23 + world - 1) / world));
-    for (int64_t i = 0; i < 23; ++i) EXPECT_GE(all.count(i), 1u) << "sample " << i;
-    EXPECT_EQ(all.size(), size * world);  // padding repeats only what it must
-  }
-}
-
-TEST(Sharding, EvaluationShardsCoverEachSampleExactlyOnce) {
-  std::multiset<int64_t> all;
-  for (int rank = 0; rank < 3; ++rank) {
-    const auto mine = shardIndices(10, rank, 3, 0, 0, false, false);
-    all.insert(mine.begin(), mine.end());
-  }
-  EXPECT_EQ(all.size(), 10u);
-  EXPECT_EQ(std::set<int64_t>(all.begin(), all.end()).size(), 10u);
-}
-
-TEST(Sharding, ShuffleDependsOnSeedAndEpochOnly) {
-  EXPECT_EQ(shardIndices(100, 1, 4, 7, 3, true, true), shardIndices(100, 1, 4, 7, 3, true, true));
-  EXPECT_NE(shardIndices(100, 0, 1, 7, 3, true, true), shardIndices(100, 0, 1, 7, 4, true, true));
-  EXPECT_NE(shardIndices(100, 0, 1, 7, 3, true, true), shardIndices(100, 0, 1, 8, 3, true, true));
-  const auto unshuffled = shardIndices(5, 0, 1, 7, 3, false, false);
-  EXPECT_EQ(unshuffled, (std::vector<int64_t>{0, 1, 2, 3, 4}));
-}
-
-class LoaderTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    dataDir_ = new testing::TempDir("loader_data");
-    testing::syntheticDataset(dataDir_->path(), 3, 4, 30, 10);
-  }
-  static void TearDownTestSuite() { delete dataDir_; }
-
-  ModelConfig model() const {
-    ModelConfig m;
-    m.numClasses = 3;
-    m.segNum = 3;
-    return m;
-  }
-  DataConfig data() const {
-    DataConfig d;
-    d.root = dataDir_->str();
-    d.shortSize = 40;
-    d.targetSize = 32;
-    return d;
-  }
-  std::vector<VideoSample> samples(const std::string& list = "train.list") const {
-    return readFileList((dataDir_->path() / list).string(), DataFormat::Video, dataDir_->str(), 3);
-  }
-  /// Every batch of epoch 1, seed 11 (rank and world as `o` says).
-  std::vector<Batch> epoch(std::vector<VideoSample> s, bool training, int workers,
-                           LoaderOptions o = {}, int64_t batchSize = 4) const {
-    auto dataset = std::make_shared<ClipDataset>(std::move(s), model(), data(), training);
-    o.batchSize = batchSize;
-    o.workers = workers;
-    o.shuffle = training;
-    o.padToEqualShards = training;
-    o.seed = 11;
-    ClipLoader loader(dataset, o);
-    loader.startEpoch(1);
-    std::vector<Batch> batches;
-    while (auto b = loader.next()) batches.push_back(std::move(*b));
-    lastStats_ = loader.stats();
-    return batches;
-  }
-
-  static testing::TempDir* dataDir_;
-  mutable LoaderStats lastStats_;
-};
-testing::TempDir* LoaderTest::dataDir_ = nullptr;
 
 TEST_F(LoaderTest, BatchCountMatchesTheShardOnEveryRank) {
   auto dataset = std::make_shared<ClipDataset>(samples(), model(), data(), true);  // 9 videos
@@ -315,135 +226,6 @@ TEST_F(LoaderTest, AWorkerExceptionReachesTheConsumer) {
               ::testing::ThrowsMessage<Error>(HasSubstr("replacements failed to load")));
   EXPECT_THAT([&] { epoch(list, true, 0); },
               ::testing::ThrowsMessage<Error>(HasSubstr("replacements failed to load")));
-}
-
-/// A storage where one file never answers: load() of `stuck` blocks inside the call (as open()
-/// on a stalled network file system does) until the gate opens, then fails. Every other
-/// sample loads as usual.
-class StuckStorage : public ClipDataset {
- public:
-  struct Gate {
-    std::mutex mutex;
-    std::condition_variable opened;
-    bool open = false;
-    std::atomic<int> entered{0};
-  };
-  StuckStorage(std::vector<VideoSample> samples, const ModelConfig& m, const DataConfig& d,
-               int64_t stuck, std::shared_ptr<Gate> gate)
-      : ClipDataset(std::move(samples), m, d, true), stuck_(stuck), gate_(std::move(gate)) {}
-  Clip load(size_t index, uint64_t seed) const override {
-    if (static_cast<int64_t>(index) != stuck_) return ClipDataset::load(index, seed);
-    ++gate_->entered;
-    std::unique_lock lock(gate_->mutex);
-    // Bounded, so that a broken loader fails this test instead of hanging it.
-    gate_->opened.wait_for(lock, std::chrono::seconds(120), [&] { return gate_->open; });
-    throw VideoError(VideoFailure::Other, "woke up late");
-  }
-
- private:
-  int64_t stuck_;
-  std::shared_ptr<Gate> gate_;
-};
-
-/// The same storage where that file fails at once instead: what the loader must make of it.
-class FailingStorage : public ClipDataset {
- public:
-  FailingStorage(std::vector<VideoSample> samples, const ModelConfig& m, const DataConfig& d,
-                 int64_t failing)
-      : ClipDataset(std::move(samples), m, d, true), failing_(failing) {}
-  Clip load(size_t index, uint64_t seed) const override {
-    if (static_cast<int64_t>(index) == failing_) {
-      throw VideoError(VideoFailure::Timeout, "fails at once");
-    }
-    return ClipDataset::load(index, seed);
-  }
-
- private:
-  int64_t failing_;
-};
-
-std::vector<Batch> wholeEpoch(ClipLoader& loader, int64_t epoch) {
-  loader.startEpoch(epoch);
-  std::vector<Batch> batches;
-  while (auto b = loader.next()) batches.push_back(std::move(*b));
-  return batches;
-}
-
-void expectSameBatches(const std::vector<Batch>& a, const std::vector<Batch>& b) {
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t i = 0; i < a.size(); ++i) {
-    EXPECT_EQ(a[i].sampleIds, b[i].sampleIds) << "batch " << i;
-    EXPECT_TRUE(torch::equal(a[i].clips, b[i].clips)) << "batch " << i;
-  }
-}
-
-TEST_F(LoaderTest, AReadStuckInASystemCallIsAbandonedReplacedAndNeverTriedAgain) {
-  const int64_t stuck = 5;
-  auto gate = std::make_shared<StuckStorage::Gate>();
-  LoaderOptions o;
-  o.batchSize = 4;
-  o.workers = 2;
-  o.shuffle = true;
-  o.padToEqualShards = true;
-  o.seed = 11;
-  o.sampleTimeoutS = 0.2;  // given up on 1.2 s after it started
-  ClipLoader loader(std::make_shared<StuckStorage>(samples(), model(), data(), stuck, gate), o);
-  ClipLoader reference(std::make_shared<FailingStorage>(samples(), model(), data(), stuck), o);
-  const int64_t stuckBefore = AbandonableThread::stuckThreads();
-
-  // The epoch finishes, with the stuck sample replaced just as one that fails at once is.
-  expectSameBatches(wholeEpoch(loader, 1), wholeEpoch(reference, 1));
-  EXPECT_EQ(loader.stats().failuresByReason.at("timed out"), 1);
-  EXPECT_EQ(gate->entered.load(), 1);
-  EXPECT_EQ(AbandonableThread::stuckThreads(), stuckBefore + 1);
-
-  // The next epoch does not wait for it again; the abandoned thread waking up meanwhile (its
-  // read finishing) changes no batch.
-  loader.startEpoch(2);
-  reference.startEpoch(2);
-  std::vector<Batch> got, want;
-  while (auto b = loader.next()) {
-    if (got.empty()) {
-      std::lock_guard lock(gate->mutex);
-      gate->open = true;
-      gate->opened.notify_all();
-    }
-    got.push_back(std::move(*b));
-  }
-  while (auto b = reference.next()) want.push_back(std::move(*b));
-  expectSameBatches(got, want);
-  EXPECT_EQ(gate->entered.load(), 1);
-  EXPECT_EQ(loader.stats().failuresByReason.at("timed out"), 1);
-  for (int i = 0; i < 100 && AbandonableThread::stuckThreads() > stuckBefore; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  EXPECT_EQ(AbandonableThread::stuckThreads(), stuckBefore);  // it has left
-}
-
-TEST_F(LoaderTest, AStopFlagEndsTheWaitForDataEvenWithAReadStuck) {
-  for (const int workers : {0, 2}) {
-    auto gate = std::make_shared<StuckStorage::Gate>();
-    LoaderOptions o;
-    o.batchSize = 4;
-    o.workers = workers;
-    o.sampleTimeoutS = 600;  // would hold the batch for ten minutes
-    std::atomic<int> stop{0};
-    // Sample 0 is in the first batch (no shuffle).
-    ClipLoader loader(std::make_shared<StuckStorage>(samples(), model(), data(), 0, gate), o);
-    loader.setStopFlag(&stop);
-    loader.startEpoch(0);
-    auto next = std::async(std::launch::async, [&] { return loader.next(); });
-    while (gate->entered.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    EXPECT_EQ(next.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
-    stop = 15;  // SIGTERM
-    ASSERT_EQ(next.wait_for(std::chrono::seconds(30)), std::future_status::ready)
-        << "next() still waits for a stuck read after the stop flag (workers " << workers << ")";
-    EXPECT_FALSE(next.get().has_value());
-    EXPECT_TRUE(loader.interrupted());
-    std::lock_guard lock(gate->mutex);
-    gate->open = true;
-    gate->opened.notify_all();
-  }
 }
 
 }  // namespace

@@ -54,8 +54,8 @@ TEST(Synth, WritesDecodableVideosAndKineticsStyleLists) {
 }
 
 TEST(Synth, BytesDependOnTheSeedAloneNotOnSetSizeOrJobs) {
-  // tools/make_synthetic.sh's frames, in a set of 10 x 12 videos on 2 threads and one of 10 x 11
-  // on 1 thread: every video both sets hold must be the same file, byte for byte. (Before x264's
+  // tools/data/make_synthetic.sh's frames, in a set of 10 x 12 videos on 2 threads and one of 10 x
+  // 11 on 1 thread: every video both sets hold must be the same file, byte for byte. (Before x264's
   // lookahead thread and macroblock tree were turned off, 29 of 110 differed.)
   testing::TempDir dir("synth_bytes");
   synth::Options o;

@@ -87,12 +87,6 @@ TEST(Transforms, CropOfAnotherSizeIsResizedToTheTarget) {
   EXPECT_EQ(t.sizes(), (std::vector<int64_t>{1, 3, 10, 10}));
 }
 
-TEST(Transforms, ResizeShortSideKeepsAspect) {
-  const cv::Mat r = resizeShortSide(coordinateFrame(200, 100), 50);
-  EXPECT_EQ(r.cols, 100);
-  EXPECT_EQ(r.rows, 50);
-}
-
 }  // namespace
 }  // namespace tsn
 

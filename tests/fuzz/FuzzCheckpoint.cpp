@@ -4,8 +4,8 @@
 #include <cstdint>
 
 #include "FuzzInput.h"
+#include "checkpoint/Checkpoint.h"
 #include "common/Error.h"
-#include "train/Checkpoint.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::string path = tsn::fuzz::scratchFile("fuzz_checkpoint", ".pt");

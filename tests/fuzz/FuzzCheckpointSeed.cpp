@@ -2,8 +2,8 @@
 // target's seed corpus: tests/fuzz/make_seeds.sh runs it.
 #include <iostream>
 
-#include "train/Checkpoint.h"
-#include "train/SampleCheckpoint.h"
+#include "checkpoint/Checkpoint.h"
+#include "checkpoint/SampleCheckpoint.h"
 
 int main(int argc, char** argv) {
   if (argc != 2) {

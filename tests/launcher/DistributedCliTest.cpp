@@ -6,8 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "support/TestSupport.h"
-#include "train/Checkpoint.h"
+#include "checkpoint/Checkpoint.h"
+#include "support/CliTest.h"
 
 namespace tsn {
 namespace {
@@ -15,13 +15,9 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-class DistributedCli : public ::testing::Test {
+class DistributedCli : public testing::CliTest {
  protected:
-  void SetUp() override {
-    dir_ = std::make_unique<testing::TempDir>(
-        std::string("mpi_cli_") + ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    data_ = testing::syntheticDataset(dir_->path() / "data", 2, 6, 20, 10);
-  }
+  DistributedCli() : CliTest("mpi_cli", 2, 6, 20, 10) {}
 
   std::filesystem::path config(const std::string& extra = "") {
     const auto file = dir_->path() / "run.toml";
@@ -41,20 +37,6 @@ work_dir = "{1}"
                                          (dir_->path() / "work").string(), extra));
     return file;
   }
-
-  /// mpirun with the flags this machine needs, then `args`.
-  testing::CommandResult mpirun(const std::string& args, double* seconds = nullptr) {
-    const auto start = std::chrono::steady_clock::now();
-    auto r = testing::run(
-        std::string(TSN_MPIEXEC) +
-        " --oversubscribe --bind-to none --allow-run-as-root -x OMP_NUM_THREADS=1 " + args);
-    if (seconds)
-      *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    return r;
-  }
-
-  std::unique_ptr<testing::TempDir> dir_;
-  std::filesystem::path data_;
 };
 
 TEST_F(DistributedCli, TwoRanksTrainWithAveragedGradientsAndAFilePerRank) {

@@ -7,8 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "checkpoint/Checkpoint.h"
 #include "support/TestSupport.h"
-#include "train/Checkpoint.h"
 
 namespace tsn {
 namespace {
@@ -160,7 +160,7 @@ TEST_F(EvalCli, PyTorchLoadsTheCheckpointAndReproducesInferLogits) {
                         inputs.string() + " --output " + out.string());
   ASSERT_EQ(r.exitCode, 0) << r.output;
   r = testing::run("/usr/bin/python3 " + std::string(TSN_SOURCE_DIR) +
-                   "/tests/python/check_checkpoint.py " + *checkpoint_ + " " + inputs.string() +
+                   "/tests/launcher/check_checkpoint.py " + *checkpoint_ + " " + inputs.string() +
                    " " + out.string());
   ASSERT_EQ(r.exitCode, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("15 videos: logits match"));

@@ -13,8 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "checkpoint/Checkpoint.h"
 #include "support/CliTest.h"
-#include "train/Checkpoint.h"
 
 namespace tsn {
 namespace {
@@ -97,21 +97,24 @@ TEST_F(StuckFileCli, FilesThatBlockInOpenOrReadAreAbandonedAndTheEpochFinishes) 
                   " --set data.train_list=" + (dir_->path() / "train.list").string()));
   ASSERT_EQ(r.exitCode, 0) << r.output;
 
+  // Each stuck file blocked once: after that it was never read again.
   std::ifstream marks(stalls());
-  std::string open, read;
-  std::getline(marks, open);
-  std::getline(marks, read);
-  if (open.rfind("read", 0) == 0) std::swap(open, read);
-  EXPECT_THAT(open, HasSubstr("open " + (data_ / listed(0)).string()));
-  EXPECT_THAT(read, HasSubstr("read /" + listed(3)));
+  std::vector<std::string> blocked;
+  for (std::string line; std::getline(marks, line);) blocked.push_back(line);
+  ASSERT_EQ(blocked.size(), 2u) << r.output;
+  if (blocked[0].rfind("read", 0) == 0) std::swap(blocked[0], blocked[1]);
+  EXPECT_THAT(blocked[0], HasSubstr("open " + (data_ / listed(0)).string()));
+  EXPECT_THAT(blocked[1], HasSubstr("read /" + listed(3)));
 
   // Both epochs finished with every position filled: the stuck files timed out (the second
-  // epoch did not wait for them again), the pipe was refused before any open.
+  // epoch did not wait for them again), the pipe was refused before any open. (A replacement
+  // may draw one of them again: counted again, never read again.)
   const auto data = records("data");
   ASSERT_EQ(data.size(), 2u) << r.output;
   for (const auto& epoch : data) {
-    EXPECT_EQ(epoch["failures_rank0"]["timed out"], 2) << epoch;
-    EXPECT_EQ(epoch["failures_rank0"]["not a regular file"], 1) << epoch;
+    EXPECT_GE(epoch["failures_rank0"]["timed out"].get<int>(), 2) << epoch;
+    EXPECT_GE(epoch["failures_rank0"]["not a regular file"].get<int>(), 1) << epoch;
+    EXPECT_EQ(epoch["loaded"], 13) << epoch;  // 13 positions, every one filled
   }
   EXPECT_THAT(r.output, HasSubstr("its reading thread is stuck"));
   EXPECT_THAT(r.output, HasSubstr("not tried again in this run"));

@@ -7,20 +7,16 @@
 
 #include <nlohmann/json.hpp>
 
-#include "support/TestSupport.h"
+#include "support/CliTest.h"
 
 namespace tsn {
 namespace {
 
 using ::testing::HasSubstr;
 
-class TsnDistCli : public ::testing::Test {
+class TsnDistCli : public testing::CliTest {
  protected:
-  void SetUp() override {
-    dir_ = std::make_unique<testing::TempDir>(
-        std::string("cli_") + ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    data_ = testing::syntheticDataset(dir_->path() / "data", 3, 4, 20, 10);
-  }
+  TsnDistCli() : CliTest("cli", 3, 4, 20, 10) {}
 
   /// A valid config for the small data set, with `extra` appended to [train].
   std::string config(const std::string& extraTrain = "", const std::string& valList = "") {
@@ -52,9 +48,6 @@ work_dir = "{2}"
     testing::writeFile(file, text);
     return testing::run(testing::binary("tsn_dist") + " --config " + file.string() + " " + args);
   }
-
-  std::unique_ptr<testing::TempDir> dir_;
-  std::filesystem::path data_;
 };
 
 /// Exit code 2, one line, and nothing created: the config was refused before any work.
@@ -144,7 +137,7 @@ TEST_F(TsnDistCli, WritesTensorBoardEventsThatTensorBoardReads) {
   const auto r = runWith(config(), "--set train.log_interval=1");
   ASSERT_EQ(r.exitCode, 0) << r.output;
   const auto read = testing::run(fmt::format(
-      "PYTHONPATH={} python3 {}/tests/python/read_tensorboard.py {}", TSN_TENSORBOARD_PYTHONPATH,
+      "PYTHONPATH={} python3 {}/tests/launcher/read_tensorboard.py {}", TSN_TENSORBOARD_PYTHONPATH,
       TSN_SOURCE_DIR, (workDir() / "tensorboard").string()));
   if (read.exitCode == 77) GTEST_SKIP() << read.output;
   ASSERT_EQ(read.exitCode, 0) << read.output;

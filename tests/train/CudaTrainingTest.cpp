@@ -8,14 +8,15 @@
 #include <cstdlib>
 #include <limits>
 
+#include "checkpoint/Checkpoint.h"
 #include "config/Config.h"
 #include "data/ClipLoader.h"
-#include "dist/Communicator.h"
+#include "distributed/Communicator.h"
+#include "model/Precision.h"
 #include "model/Tsn.h"
 #include "model/Weights.h"
 #include "support/TestSupport.h"
-#include "train/Checkpoint.h"
-#include "train/MixedPrecision.h"
+#include "train/LossScaler.h"
 #include "train/Sgd.h"
 #include "train/ShortRun.h"
 #include "train/Trainer.h"

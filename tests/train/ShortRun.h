@@ -8,12 +8,12 @@
 #include <string>
 #include <vector>
 
+#include "checkpoint/Checkpoint.h"
 #include "config/Config.h"
 #include "data/ClipLoader.h"
-#include "dist/Communicator.h"
+#include "distributed/Communicator.h"
 #include "model/Tsn.h"
 #include "support/TestSupport.h"
-#include "train/Checkpoint.h"
 #include "train/Trainer.h"
 
 namespace tsn::testing {

@@ -4,7 +4,7 @@
 
 #include "config/Config.h"
 #include "data/ClipLoader.h"
-#include "dist/Communicator.h"
+#include "distributed/Communicator.h"
 #include "model/Tsn.h"
 #include "support/TestSupport.h"
 #include "train/ShortRun.h"

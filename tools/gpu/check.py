@@ -10,7 +10,7 @@ status in OUT/check.json (rewritten after every step, so a run cut short keeps w
   cuda_tests    every CUDA-labelled CTest test of the bundle (tests.json)
   train_e2e     single-GPU tsn_dist on a synthetic set: learns, clips/s, data-wait share,
                 peak GPU memory; tsn_eval of its best checkpoint
-  bench         tsn_bench train (our step) vs tools/bench_pytorch_tsn.py, fp32 and
+  bench         tsn_bench train (our step) vs tools/bench/bench_pytorch_tsn.py, fp32 and
                 bf16 + channels_last; ratio ours / PyTorch
   resume_fp16   a GPU checkpoint resumed equals the uninterrupted run bitwise and loads on
                 the CPU; fp16 with loss scaling trains without skipping every step

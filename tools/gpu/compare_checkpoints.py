@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Compares two tsn-dist checkpoints bitwise (model and momentum) after loading them on the CPU
-with torch.load (tools/tsn_reference.py: the safe loader), and loads the first into torchvision's ResNet (strict). JSON on stdout; exit 0
+with torch.load (tools/reference/tsn_reference.py: the safe loader), and loads the first into torchvision's ResNet (strict). JSON on stdout; exit 0
 when they are equal, 1 when they differ.
 
   compare_checkpoints.py A.pt B.pt
@@ -12,7 +12,7 @@ import sys
 import torch
 import torchvision
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
 from tsn_reference import load  # noqa: E402
 
 

@@ -49,7 +49,7 @@ timed() {  # timed NAME command...: runs it and records its wall time in build-g
 
 mkdir -p "$work"
 : >"$work/times.txt"
-tools/install_deps.sh nasm libx264-dev dpkg-dev unzip zlib1g-dev libjpeg-dev libpng-dev
+tools/dev/install_deps.sh nasm libx264-dev dpkg-dev unzip zlib1g-dev libjpeg-dev libpng-dev
 [[ -f "$cuda_root/bin/nvcc" ]] || { echo "no CUDA toolkit at $cuda_root (set CUDA_HOME)" >&2; exit 1; }
 
 # --- PyTorch 2.11 (LibTorch, its CUDA libraries, NCCL) and torchvision, for this python3 -------
@@ -138,7 +138,7 @@ build_opencv() {
 # --- tsn-dist, TSN_WITH_CUDA=ON against all of the above ------------------------------------
 build=$work/build
 PKG_CONFIG_PATH=$deps/lib/pkgconfig TSN_BUILD_DIR=$build TSN_BUILD_TARGETS=tsn_gpu_check \
-  timed build tools/build.sh -DTSN_WITH_CUDA=ON -DCUDAToolkit_ROOT="$cuda_root" \
+  timed build tools/dev/build.sh -DTSN_WITH_CUDA=ON -DCUDAToolkit_ROOT="$cuda_root" \
   -DCMAKE_PREFIX_PATH="$torch_dir/share/cmake;$deps" -DOpenCV_DIR="$deps/lib/cmake/opencv4" \
   -DNCCL_ROOT="$nccl_dir" -DMPI_HOME="$mpi" -DMPIEXEC_EXECUTABLE="$mpi/bin/mpirun"
 

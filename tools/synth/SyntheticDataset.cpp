@@ -55,8 +55,11 @@ void drawShape(cv::Mat& frame, int shape, cv::Point2d centre, double r, const cv
 
 VideoSpec makeVideoSpec(int classId, int numClasses, int videoIndex, uint64_t seed, int width,
                         int height) {
-  std::mt19937_64 rng(seed * 1000003ULL + static_cast<uint64_t>(classId) * 7919ULL +
-                      static_cast<uint64_t>(videoIndex) * 104729ULL + 17);
+  // Primes that keep every (seed, class, video) apart. Changing them changes every generated
+  // set, and with it every figure measured on one.
+  constexpr uint64_t kSeedStride = 1000003, kClassStride = 7919, kVideoStride = 104729;
+  std::mt19937_64 rng(seed * kSeedStride + static_cast<uint64_t>(classId) * kClassStride +
+                      static_cast<uint64_t>(videoIndex) * kVideoStride + 17);
   std::uniform_real_distribution<double> u(0.0, 1.0);
   const auto jitter = [&](double amount) { return (u(rng) * 2 - 1) * amount; };
 

@@ -1,0 +1,102 @@
+#include "distributed/GradientReducer.h"
+
+#include "common/Error.h"
+
+namespace tsn {
+
+GradientReducer::GradientReducer(std::vector<torch::Tensor> parameters, Communicator& comm,
+                                 double bucketMb)
+    : params_(std::move(parameters)),
+      comm_(comm),
+      where_(params_.size()),
+      received_(params_.size()) {
+  const auto bucketBytes = static_cast<int64_t>(bucketMb * 1024 * 1024);
+  int64_t bytes = 0;
+  for (size_t k = params_.size(); k-- > 0;) {
+    const torch::Tensor& p = params_[k];
+    TSN_CHECK(p.requires_grad(), "parameter {} given to the reducer does not require grad", k);
+    if (buckets_.empty() || (bytes > 0 && bytes + p.nbytes() > static_cast<size_t>(bucketBytes)) ||
+        p.scalar_type() != params_[buckets_.back().members.front()].scalar_type()) {
+      buckets_.emplace_back();
+      bytes = 0;
+    }
+    Bucket& b = buckets_.back();
+    where_[k] = {buckets_.size() - 1, b.members.size()};
+    b.offsets.push_back(b.members.empty() ? 0
+                                          : b.offsets.back() + params_[b.members.back()].numel());
+    b.members.push_back(k);
+    bytes += static_cast<int64_t>(p.nbytes());
+  }
+  for (auto& b : buckets_) {
+    const auto& last = params_[b.members.back()];
+    b.flat = torch::zeros({b.offsets.back() + last.numel()}, last.options().requires_grad(false));
+  }
+  for (size_t k = 0; k < params_.size(); ++k) {
+    params_[k].register_hook([this, k](const torch::Tensor& grad) { onGradient(k, grad); });
+  }
+  resetStep();
+}
+
+void GradientReducer::resetStep() {
+  for (auto& b : buckets_) {
+    b.pending = b.members.size();
+    b.work.reset();
+  }
+  std::fill(received_.begin(), received_.end(), false);
+  nextToLaunch_ = 0;
+}
+
+void GradientReducer::onGradient(size_t param, const torch::Tensor& grad) {
+  const auto [bucketIndex, member] = where_[param];
+  Bucket& b = buckets_[bucketIndex];
+  TSN_CHECK(!received_[param], "parameter {} received two gradients in one step", param);
+  received_[param] = true;
+  b.flat.narrow(0, b.offsets[member], grad.numel()).copy_(grad.reshape(-1));
+  if (--b.pending == 0) launchReadyBuckets();
+  // Buckets already in flight progress only while someone calls into the library: every
+  // gradient that arrives gives them a turn.
+  for (size_t k = 0; k < nextToLaunch_; ++k) {
+    if (buckets_[k].work) buckets_[k].work->poll();
+  }
+}
+
+void GradientReducer::launchReadyBuckets() {
+  while (nextToLaunch_ < buckets_.size() && buckets_[nextToLaunch_].pending == 0) {
+    launch(buckets_[nextToLaunch_++]);
+  }
+}
+
+void GradientReducer::launch(Bucket& bucket) {
+  bucket.work = comm_.allReduceAsync(bucket.flat, ReduceOp::Sum);
+}
+
+void GradientReducer::finish() {
+  launchedEarly_ = nextToLaunch_;
+  // Parameters that got no gradient this step (unused by the forward pass) count as zeros.
+  for (size_t k = 0; k < params_.size(); ++k) {
+    if (received_[k]) continue;
+    const auto [bucketIndex, member] = where_[k];
+    Bucket& b = buckets_[bucketIndex];
+    b.flat.narrow(0, b.offsets[member], params_[k].numel()).zero_();
+    --b.pending;
+  }
+  launchReadyBuckets();
+  TSN_CHECK(nextToLaunch_ == buckets_.size(), "gradient buckets left unlaunched");
+  const double scale = 1.0 / comm_.size();
+  for (auto& b : buckets_) {
+    b.work->wait();
+    b.flat.mul_(scale);
+    for (size_t m = 0; m < b.members.size(); ++m) {
+      torch::Tensor& p = params_[b.members[m]];
+      const auto averaged = b.flat.narrow(0, b.offsets[m], p.numel()).view(p.sizes());
+      if (p.mutable_grad().defined()) {
+        p.mutable_grad().copy_(averaged);
+      } else {
+        p.mutable_grad() = averaged.clone();
+      }
+    }
+  }
+  resetStep();
+}
+
+}  // namespace tsn

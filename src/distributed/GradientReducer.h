@@ -1,0 +1,57 @@
+#pragma once
+/// @file Averages gradients over ranks in buckets, overlapping communication with backward.
+///
+/// Trainable parameters are packed, in reverse registration order (roughly the order backward
+/// produces their gradients), into buckets of about `bucketMb` megabytes; the layout depends
+/// only on the parameter list, so it is identical on every rank. A hook on each parameter copies
+/// its gradient into its bucket; when a bucket is full its all-reduce starts, buckets strictly in
+/// order (every rank must issue collectives in the same order). finish() starts what is left
+/// (a parameter without a gradient this step contributes zeros), waits, divides by the world size
+/// and writes the averages into the parameters' .grad.
+
+#include <torch/torch.h>
+
+#include <memory>
+#include <vector>
+
+#include "distributed/Communicator.h"
+
+namespace tsn {
+
+class GradientReducer {
+ public:
+  GradientReducer(std::vector<torch::Tensor> parameters, Communicator& comm, double bucketMb);
+  GradientReducer(const GradientReducer&) = delete;
+  GradientReducer& operator=(const GradientReducer&) = delete;
+
+  /// After loss.backward(): completes the step's all-reduces; grads are then world averages.
+  void finish();
+
+  size_t bucketCount() const { return buckets_.size(); }
+  /// Buckets whose all-reduce started before finish() (while backward still ran) last step.
+  size_t launchedDuringBackward() const { return launchedEarly_; }
+
+ private:
+  struct Bucket {
+    std::vector<size_t> members;   ///< parameter indices
+    std::vector<int64_t> offsets;  ///< element offset of each member in `flat`
+    torch::Tensor flat;
+    size_t pending = 0;
+    std::shared_ptr<Work> work;
+  };
+
+  void onGradient(size_t param, const torch::Tensor& grad);
+  void launchReadyBuckets();
+  void launch(Bucket& bucket);
+  void resetStep();
+
+  std::vector<torch::Tensor> params_;
+  Communicator& comm_;
+  std::vector<Bucket> buckets_;
+  std::vector<std::pair<size_t, size_t>> where_;  ///< param -> (bucket, member)
+  std::vector<bool> received_;
+  size_t nextToLaunch_ = 0;
+  size_t launchedEarly_ = 0;
+};
+
+}  // namespace tsn

@@ -1,0 +1,68 @@
+#include "distributed/ModelSync.h"
+
+#include <cstring>
+
+#include "common/Error.h"
+#include "common/Strings.h"
+
+namespace tsn {
+
+void broadcastModule(torch::nn::Module& module, Communicator& comm) {
+  torch::NoGradGuard noGrad;
+  for (auto& p : module.parameters()) comm.broadcast(p, 0);
+  for (auto& b : module.buffers()) comm.broadcast(b, 0);
+}
+
+void averageBuffers(torch::nn::Module& module, Communicator& comm) {
+  if (comm.size() == 1) return;
+  torch::NoGradGuard noGrad;
+  std::vector<torch::Tensor> buffers;
+  for (auto& b : module.buffers()) {
+    if (b.is_floating_point()) buffers.push_back(b);
+  }
+  if (buffers.empty()) return;
+  std::vector<torch::Tensor> flat;
+  for (const auto& b : buffers) flat.push_back(b.reshape(-1).to(torch::kFloat32));
+  auto all = torch::cat(flat);
+  comm.allReduce(all, ReduceOp::Sum);
+  all.div_(comm.size());
+  int64_t offset = 0;
+  for (auto& b : buffers) {
+    b.copy_(all.narrow(0, offset, b.numel()).view(b.sizes()));
+    offset += b.numel();
+  }
+}
+
+uint64_t moduleHash(const torch::nn::Module& module) {
+  uint64_t hash = kFnvOffset;
+  const auto shape = [](const torch::Tensor& t) {
+    return fmt::format("[{}]", fmt::join(t.sizes().vec(), ","));
+  };
+  for (const auto& p : module.named_parameters()) hash = fnv1a(p.key() + shape(p.value()), hash);
+  for (const auto& b : module.named_buffers()) hash = fnv1a(b.key() + shape(b.value()), hash);
+  return hash;
+}
+
+void checkFingerprint(const Fingerprint& mine, Communicator& comm) {
+  const uint64_t values[] = {mine.parameters, mine.config, mine.trainList, mine.valList,
+                             mine.worldSize};
+  static const char* kNames[] = {"model parameters (names and shapes)", "resolved config",
+                                 "training file list", "validation file list", "world size"};
+  auto local = torch::empty({5}, torch::kInt64);
+  std::memcpy(local.data_ptr<int64_t>(), values, sizeof(values));
+  const auto all = comm.allGather(local);
+  const auto* v = all.data_ptr<int64_t>();
+  for (int rank = 1; rank < comm.size(); ++rank) {
+    for (int field = 0; field < 5; ++field) {
+      if (v[rank * 5 + field] != v[field]) {
+        throw Error(
+            fmt::format("rank {} differs from rank 0 in its {} ({:016x} vs {:016x}); every "
+                        "rank must run the same build, config and lists",
+                        rank, kNames[field], static_cast<uint64_t>(v[rank * 5 + field]),
+                        static_cast<uint64_t>(v[field])));
+      }
+    }
+  }
+}
+
+}  // namespace tsn

@@ -1,0 +1,50 @@
+#pragma once
+/// @file Collectives on CPU tensors over MPI, each bounded by a deadline.
+
+#include <mpi.h>
+
+#include "distributed/Communicator.h"
+#include "distributed/MpiWorld.h"
+
+namespace tsn {
+
+class MpiCommunicator final : public Communicator {
+ public:
+  /// Works on a duplicate of MPI_COMM_WORLD. A collective that has not completed on this rank
+  /// `timeoutS` seconds after it started throws, naming the collective and the ranks that did
+  /// not arrive (see missingRanks()).
+  MpiCommunicator(const MpiWorld& world, double timeoutS);
+  ~MpiCommunicator() override;
+
+  std::string backendName() const override { return "mpi"; }
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  int localRank() const override { return localRank_; }
+  void allReduce(torch::Tensor& tensor, ReduceOp op = ReduceOp::Sum) override;
+  std::shared_ptr<Work> allReduceAsync(torch::Tensor& tensor, ReduceOp op) override;
+  torch::Tensor allGather(const torch::Tensor& tensor) override;
+  void broadcast(torch::Tensor& tensor, int root = 0) override;
+  void barrier() override;
+
+  /// After collective number `sequence` timed out here: tells every other rank so, and listens
+  /// up to `graceS` seconds for theirs. A rank that stays silent, or reports an earlier
+  /// collective, is stuck before `sequence`; those are returned as a message like
+  /// "ranks 1, 3 did not arrive". Only the failure path sends these messages.
+  std::string missingRanks(uint64_t sequence, double graceS);
+
+  /// Number of collectives this communicator has started, the same on every rank.
+  uint64_t sequence() const { return sequence_; }
+
+ private:
+  std::shared_ptr<Work> track(MPI_Request request, std::string what, torch::Tensor keepAlive);
+
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  MPI_Comm reportComm_ = MPI_COMM_NULL;  ///< carries only the messages of missingRanks()
+  uint64_t sequence_ = 0;
+  int rank_ = 0;
+  int size_ = 1;
+  int localRank_ = 0;
+  double timeoutS_;
+};
+
+}  // namespace tsn

@@ -1,7 +1,0 @@
-#pragma once
-#include "dist/MpiWorld.h"
-
-namespace tsn::testing {
-/// The world of the running multi-rank test binary (set by MpiMain.cpp).
-extern MpiWorld* gWorld;
-}  // namespace tsn::testing

@@ -1,0 +1,111 @@
+// Data parallelism end to end under mpirun: the start broadcast, N ranks x b = 1 x N*b, BatchNorm
+// statistics averaged, fingerprints.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "common/Error.h"
+#include "distributed/GradientReducer.h"
+#include "distributed/ModelSync.h"
+#include "distributed/MpiCommunicator.h"
+#include "distributed/MpiTestWorld.h"
+#include "model/Tsn.h"
+
+namespace tsn {
+namespace {
+
+using testing::gWorld;
+using ::testing::HasSubstr;
+
+ModelConfig tinyModel() {
+  ModelConfig m;
+  m.backbone = "resnet18";
+  m.width = 4;
+  m.numClasses = 3;
+  m.dropout = 0;
+  return m;
+}
+
+TEST(DataParallel, DifferentlySeededRanksBecomeIdenticalAfterTheStartBroadcast) {
+  MpiCommunicator comm(*gWorld, 60);
+  torch::manual_seed(100 + comm.rank());
+  Tsn model(tinyModel());
+  auto sum = torch::zeros({1}, torch::kFloat64);
+  for (const auto& p : model->parameters()) sum += p.to(torch::kFloat64).abs().sum();
+  auto spread = comm.allGather(sum);
+  EXPECT_FALSE(torch::equal(spread[0], spread[1]));
+  broadcastModule(*model, comm);
+  sum.zero_();
+  for (const auto& p : model->parameters()) sum += p.to(torch::kFloat64).abs().sum();
+  for (const auto& b : model->buffers()) sum += b.to(torch::kFloat64).abs().sum();
+  spread = comm.allGather(sum);
+  for (int k = 1; k < comm.size(); ++k) EXPECT_TRUE(torch::equal(spread[k], spread[0]));
+}
+
+TEST(DataParallel, NRanksWithBatchBMatchOneRankWithBatchNTimesB) {
+  // BatchNorm in eval mode (running statistics, nothing updated): the forward pass of a clip
+  // does not depend on the rest of its batch, so the maths of both runs is the same and only
+  // the summation order differs. Tolerance: 1e-5 relative, 1e-6 absolute after 3 SGD steps.
+  MpiCommunicator comm(*gWorld, 60);
+  const int n = comm.size(), r = comm.rank();
+  const int64_t b = 2, steps = 3;
+  torch::manual_seed(7);
+  Tsn parallel(tinyModel());
+  torch::manual_seed(7);
+  Tsn single(tinyModel());
+  parallel->eval();
+  single->eval();
+  const auto sgd = torch::optim::SGDOptions(0.1).momentum(0.9).weight_decay(1e-4);
+  torch::optim::SGD parallelOpt(parallel->parameters(), sgd);
+  torch::optim::SGD singleOpt(single->parameters(), sgd);
+  GradientReducer reducer(parallel->parameters(), comm, 0.05);
+
+  torch::manual_seed(11);  // the same global batches on every rank
+  for (int64_t step = 0; step < steps; ++step) {
+    const auto clips = torch::randn({n * b, 3, 3, 32, 32});
+    const auto labels = torch::randint(0, 3, {n * b}, torch::kInt64);
+    parallelOpt.zero_grad();
+    torch::cross_entropy_loss(parallel->forward(clips.narrow(0, r * b, b)),
+                              labels.narrow(0, r * b, b))
+        .backward();
+    reducer.finish();
+    parallelOpt.step();
+    singleOpt.zero_grad();
+    torch::cross_entropy_loss(single->forward(clips), labels).backward();
+    singleOpt.step();
+  }
+  const auto a = parallel->named_parameters();
+  for (const auto& p : single->named_parameters()) {
+    EXPECT_TRUE(torch::allclose(a[p.key()], p.value(), 1e-5, 1e-6))
+        << p.key() << " max diff " << (a[p.key()] - p.value()).abs().max().item<double>();
+  }
+}
+
+TEST(DataParallel, BatchNormStatisticsAreAveragedOverRanks) {
+  MpiCommunicator comm(*gWorld, 60);
+  auto bn = torch::nn::BatchNorm2d(4);
+  torch::NoGradGuard noGrad;
+  bn->running_mean.fill_(comm.rank());
+  bn->running_var.fill_(2.0 * comm.rank());
+  averageBuffers(*bn, comm);
+  const double mean = (comm.size() - 1) / 2.0;
+  EXPECT_TRUE(torch::allclose(bn->running_mean, torch::full({4}, mean)));
+  EXPECT_TRUE(torch::allclose(bn->running_var, torch::full({4}, 2 * mean)));
+  EXPECT_EQ(bn->num_batches_tracked.item<int64_t>(), 0);  // integers are left alone
+}
+
+TEST(DataParallel, AFingerprintMismatchIsRefusedOnEveryRank) {
+  MpiCommunicator comm(*gWorld, 60);
+  Fingerprint same{1, 2, 3, 4, static_cast<uint64_t>(comm.size())};
+  EXPECT_NO_THROW(checkFingerprint(same, comm));
+  Fingerprint differs = same;
+  if (comm.rank() == 1) differs.config = 99;
+  EXPECT_THAT([&] { checkFingerprint(differs, comm); },
+              ::testing::ThrowsMessage<Error>(
+                  HasSubstr("rank 1 differs from rank 0 in its resolved config")));
+}
+
+// Last: leaves requests behind (completed once rank 1 arrives). Rank 1 stalls; every other
+// rank times out within the deadline plus the grace for reports, naming rank 1 alone.
+}  // namespace
+}  // namespace tsn

@@ -1,0 +1,158 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <fstream>
+
+#include "support/CliTest.h"
+
+namespace tsn {
+namespace {
+
+using ::testing::HasSubstr;
+
+class ToolsCli : public testing::CliTest {
+ protected:
+  ToolsCli() : CliTest("tools", 2, 4, 30, 10) {}
+};
+
+TEST_F(ToolsCli, ProbeReportsFramesAndKeyframesAndDumpsPngFrames) {
+  const auto video = (data_ / "videos/class_01/class_01_0002.mp4").string();
+  const auto r = testing::run(testing::binary("tsn_probe") + " --json " + video +
+                              " --dump-frames 0,17,29 --out " + dir_->str() + "/frames");
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["frames"], 30);
+  EXPECT_EQ(j["keyframes"], (std::vector<int64_t>{0, 10, 20}));
+  EXPECT_EQ(j["width"], 160);
+  EXPECT_EQ(j["codec"], "h264");
+  for (const char* name : {"frame_000000.png", "frame_000017.png", "frame_000029.png"}) {
+    const auto png = dir_->path() / "frames" / name;
+    ASSERT_TRUE(std::filesystem::exists(png)) << png;
+    // Lossless RGB at native size, as ffprobe sees it.
+    const auto p = testing::run(
+        "ffprobe -v error -show_entries stream=width,height,pix_fmt -of csv=p=0 " + png.string());
+    EXPECT_EQ(p.output, "160,120,rgb24\n");
+  }
+  const auto bad = testing::run(testing::binary("tsn_probe") + " /no/such.mp4");
+  EXPECT_EQ(bad.exitCode, 1);
+  EXPECT_THAT(bad.output, HasSubstr("/no/such.mp4"));
+}
+
+TEST_F(ToolsCli, CheckVideosReportsUnreadableOnesAndWritesACleanList) {
+  testing::writeFile(data_ / "broken.mp4", "garbage");
+  const auto list = dir_->path() / "mixed.list";
+  testing::writeFile(list,
+                     "videos/class_00/class_00_0000.mp4 0\nbroken.mp4 1\n# comment\nmissing.mp4 0\n"
+                     "videos/class_01/class_01_0000.mp4 1\n");
+  const auto clean = dir_->path() / "clean.list";
+  const auto r = testing::run(testing::binary("tsn_check_videos") + " --json --jobs 2 --list " +
+                              list.string() + " --root " + data_.string() + " --write-clean " +
+                              clean.string());
+  EXPECT_EQ(r.exitCode, 3) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["videos"], 4);
+  EXPECT_EQ(j["unreadable"], 2);
+  EXPECT_EQ(j["by_reason"]["missing file"], 1);
+  std::ifstream in(clean);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "videos/class_00/class_00_0000.mp4 0\nvideos/class_01/class_01_0000.mp4 1\n");
+}
+
+TEST_F(ToolsCli, BenchDecodePrintsBothReadersAsJson) {
+  const auto r = testing::run(testing::binary("tsn_bench") + " decode --list " +
+                              (data_ / "train.list").string() + " --root " + data_.string() +
+                              " --seg-num 3 --workers 2 --clips 6");
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["sparse"]["clips"], 6);
+  EXPECT_GT(j["sparse"]["clips_per_s"].get<double>(), 0);
+  // The reference reader decodes every frame of 30-frame videos for 3 sampled frames.
+  EXPECT_DOUBLE_EQ(j["decode_all_then_pick"]["frames_decoded_per_sampled_frame"].get<double>(),
+                   10.0);
+  EXPECT_LT(j["sparse"]["frames_decoded_per_sampled_frame"].get<double>(), 10.0);
+  EXPECT_GT(j["speedup_clips_per_s"].get<double>(), 0);
+}
+
+// The C++ trainer and the PyTorch script read one config and time the same model and batch.
+TEST_F(ToolsCli, BenchTrainAndItsPyTorchTwinReportTheSameSetup) {
+  const std::string config = std::string(TSN_SOURCE_DIR) + "/configs/tsn_r50_k400_seg3.toml";
+  const std::string args =
+      " --config " + config +
+      " --set model.backbone=resnet18 --set model.num_classes=5 --set train.batch_size=2"
+      " --set data.target_size=32 --set train.precision=bf16 --set train.channels_last=true"
+      " --iters 2 --warmup 1";
+  const auto ours = testing::run(testing::binary("tsn_bench") + " train" + args);
+  const auto theirs = testing::run("/usr/bin/python3 " + std::string(TSN_SOURCE_DIR) +
+                                   "/tools/bench/bench_pytorch_tsn.py" + args);
+  ASSERT_EQ(ours.exitCode, 0) << ours.output;
+  ASSERT_EQ(theirs.exitCode, 0) << theirs.output;
+  const auto a = nlohmann::json::parse(ours.output.substr(ours.output.find('{')));
+  const auto b = nlohmann::json::parse(theirs.output.substr(theirs.output.find('{')));
+  for (const char* key : {"backbone", "seg_num", "batch", "size", "precision", "channels_last"}) {
+    EXPECT_EQ(a[key], b[key]) << key;
+  }
+  EXPECT_EQ(a["precision"], "bf16");
+  EXPECT_GT(a["clips_per_s"].get<double>(), 0);
+  EXPECT_GT(b["clips_per_s"].get<double>(), 0);
+  // Both trained: a finite loss, below the ln 5 of chance after a few steps on one batch.
+  for (const auto* j : {&a, &b}) {
+    const double loss = (*j)["last_loss"].get<double>();
+    EXPECT_TRUE(std::isfinite(loss) && loss < std::log(5.0)) << j->dump();
+  }
+}
+
+// ImageNet weights as torchvision saves them -> tools/weights/convert_weights.py ->
+// model.pretrained.
+TEST_F(ToolsCli, ConvertedTorchvisionWeightsLoadAsPretrained) {
+  const auto tv = dir_->path() / "resnet18.pth", ours = dir_->path() / "resnet18_tsn.pt";
+  auto r = testing::run(
+      "/usr/bin/python3 -c 'import torch, torchvision; "
+      "torch.save(torchvision.models.resnet18().state_dict(), \"" +
+      tv.string() + "\")'");
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  r = testing::run("/usr/bin/python3 " + std::string(TSN_SOURCE_DIR) +
+                   "/tools/weights/convert_weights.py --from torchvision " + tv.string() + " " +
+                   ours.string());
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  testing::writeFile(dir_->path() / "pre.toml",
+                     fmt::format(R"([model]
+backbone = "resnet18"
+num_classes = 3
+pretrained = "{1}"
+{0}[train]
+epochs = 1
+batch_size = 2
+work_dir = "{2}"
+)",
+                                 testing::syntheticDataSection(data_), ours.string(),
+                                 (dir_->path() / "pre_work").string()));
+  r = testing::run(testing::binary("tsn_dist") + " --config " +
+                   (dir_->path() / "pre.toml").string() + " --debug --max-steps 1");
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("loaded 120 tensors from " + ours.string() +
+                                  "; left at initial values: head.fc.weight, head.fc.bias"));
+}
+
+TEST_F(ToolsCli, KineticsCsvBecomesAFileList) {
+  const auto root = dir_->path() / "k400";
+  std::filesystem::create_directories(root / "air_drumming");
+  std::filesystem::copy_file(data_ / "videos/class_00/class_00_0000.mp4",
+                             root / "air_drumming/vid1_000005_000015.mp4");
+  testing::writeFile(dir_->path() / "train.csv",
+                     "label,youtube_id,time_start,time_end,split\n"
+                     "air drumming,vid1,5,15,train\nabseiling,vid2,0,10,train\n");
+  const auto r = testing::run(
+      "/usr/bin/python3 " + std::string(TSN_SOURCE_DIR) + "/tools/data/kinetics_lists.py --csv " +
+      dir_->str() + "/train.csv --root " + root.string() + " --out " + dir_->str() +
+      "/train.list --classes-out " + dir_->str() + "/classes.txt --drop-missing");
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  std::ifstream list(dir_->path() / "train.list");
+  const std::string text((std::istreambuf_iterator<char>(list)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "air_drumming/vid1_000005_000015.mp4 1\n");  // sorted classes: abseiling = 0
+  EXPECT_THAT(r.output, HasSubstr("1 missing on disk left out"));
+}
+
+}  // namespace
+}  // namespace tsn

@@ -1,0 +1,30 @@
+#include "bench/Bench.h"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+
+#include "common/Stopwatch.h"
+
+namespace tsn::bench {
+
+double peakRssMb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss / 1024.0;
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * (v.size() - 1) + 0.5))];
+}
+
+double secondsPerCall(const std::function<void()>& f, int iters) {
+  f();  // warm-up
+  Stopwatch clock;
+  for (int i = 0; i < iters; ++i) f();
+  return clock.seconds() / iters;
+}
+
+}  // namespace tsn::bench

@@ -1,0 +1,91 @@
+// tsn_bench train: training steps per second of one rank on in-memory clips (model, precision,
+// layout as a config says), to compare with tools/bench/bench_pytorch_tsn.py on the same device.
+#include <torch/version.h>
+#include <nlohmann/json.hpp>
+
+#include <iostream>
+
+#include "bench/Bench.h"
+#include "common/Main.h"
+#include "common/Stopwatch.h"
+#include "config/Config.h"
+#include "model/Tsn.h"
+#include "observe/DeviceMemory.h"
+#include "train/TrainingStep.h"
+
+namespace tsn {
+namespace {
+
+struct TrainBenchOptions {
+  std::string config;
+  std::vector<std::string> overrides;
+  int iters = 20;
+  int warmup = 5;
+};
+
+/// Training steps on one batch held on the device: the trainer's own step (TrainingStep: autocast,
+/// fp32 loss, loss scaling, our SGD), the model's speed without the input pipeline.
+int runTrainBench(const TrainBenchOptions& o) {
+  const Config c = loadConfig(o.config, o.overrides);
+  const torch::Device device =
+      torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  at::globalContext().setBenchmarkCuDNN(c.train.cudnnBenchmark);
+  torch::manual_seed(0);
+  Tsn model(c.model);
+  model->to(device);
+  model->train();
+  LocalCommunicator comm;
+  TrainingStep step(c, model, comm, device);
+  const int64_t frames = c.model.segNum * c.model.seglen;
+  const auto clips =
+      torch::randn({c.train.batchSize, frames, 3, c.data.targetSize, c.data.targetSize},
+                   torch::TensorOptions().device(device));
+  const auto labels = torch::randint(c.model.numClasses, {c.train.batchSize},
+                                     torch::TensorOptions().device(device).dtype(torch::kInt64));
+  int64_t n = 0;
+  for (int i = 0; i < o.warmup; ++i) step.run(clips, labels, c.train.lr, ++n).loss.item<double>();
+  Stopwatch clock;
+  torch::Tensor loss;
+  int skipped = 0;
+  for (int i = 0; i < o.iters; ++i) {
+    const auto outcome = step.run(clips, labels, c.train.lr, ++n);
+    loss = outcome.loss;
+    skipped += outcome.applied ? 0 : 1;
+  }
+  const double lastLoss = loss.item<double>();  // waits for the device
+  const double seconds = clock.seconds();
+  nlohmann::json report = {{"benchmark", "train"},
+                           {"implementation", "tsn-dist (LibTorch " TORCH_VERSION ")"},
+                           {"device", device.str()},
+                           {"backbone", c.model.backbone},
+                           {"seg_num", c.model.segNum},
+                           {"batch", c.train.batchSize},
+                           {"size", c.data.targetSize},
+                           {"precision", toString(c.train.precision)},
+                           {"channels_last", c.train.channelsLast},
+                           {"iters", o.iters},
+                           {"skipped_steps", skipped},
+                           {"seconds_per_step", seconds / o.iters},
+                           {"clips_per_s", c.train.batchSize * o.iters / seconds},
+                           {"last_loss", lastLoss}};
+  if (const auto mb = peakDeviceMemoryMb(device)) report["gpu_memory_peak_mb"] = *mb;
+  std::cout << report.dump(2) << std::endl;
+  return kExitOk;
+}
+
+}  // namespace
+
+bench::Benchmark bench::addTrain(CLI::App& app) {
+  auto o = std::make_shared<TrainBenchOptions>();
+  auto* train = app.add_subcommand(
+      "train",
+      "training steps/s of one rank on in-memory clips (model and precision from a config)");
+  train->add_option("--config", o->config, "TOML config (model, data.target_size, train.*)")
+      ->required();
+  train->add_option("--set", o->overrides, "override a key: section.key=value (repeatable)");
+  train->add_option("--iters", o->iters, "timed steps")->capture_default_str();
+  train->add_option("--warmup", o->warmup, "untimed steps first")->capture_default_str();
+  return {train, [o](int*, char***) { return runTrainBench(*o); }};
+}
+
+}  // namespace tsn

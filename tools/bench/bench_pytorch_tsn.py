@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Training steps/s of the same TSN in PyTorch, for comparison with `tsn_bench train`.
+
+Reads the model, batch, precision and layout from the same TOML config (and --set overrides),
+builds torchvision's ResNet with TSN's head (tools/reference/tsn_reference.py), and times
+forward + fp32 loss + backward + SGD on one batch held on the device. JSON on stdout.
+
+  build/bin/tsn_bench train --config configs/tsn_r50_k400_seg3.toml --set train.precision=bf16
+  tools/bench/bench_pytorch_tsn.py --config configs/tsn_r50_k400_seg3.toml --set train.precision=bf16
+"""
+import argparse
+import json
+import os
+import sys
+import time
+import tomllib
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reference"))
+from tsn_reference import Tsn  # noqa: E402
+
+
+def load_config(path, overrides):
+    with open(path, "rb") as f:
+        config = tomllib.load(f)
+    for item in overrides:
+        key, _, value = item.partition("=")
+        section, _, name = key.partition(".")
+        try:
+            parsed = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            parsed = value
+        config.setdefault(section, {})[name] = parsed
+    return config
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--set", action="append", default=[], dest="overrides")
+    parser.add_argument("--iters", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=5)
+    args = parser.parse_args()
+    config = load_config(args.config, args.overrides)
+    model_cfg, train_cfg = config.get("model", {}), config.get("train", {})
+    if model_cfg.get("width", 64) != 64:
+        sys.exit(f"{args.config}: model.width must be 64 to compare with torchvision's ResNet")
+    backbone = model_cfg.get("backbone", "resnet50")
+    segments = model_cfg.get("seg_num", 3) * model_cfg.get("seglen", 1)
+    num_classes = model_cfg.get("num_classes", 400)
+    batch = train_cfg.get("batch_size", 32)
+    size = config.get("data", {}).get("target_size", 224)
+    precision = train_cfg.get("precision", "fp32")
+    channels_last = train_cfg.get("channels_last", False)
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if precision == "fp16" and device.type != "cuda":
+        sys.exit("train.precision: fp16 needs a GPU")
+    torch.backends.cudnn.benchmark = train_cfg.get("cudnn_benchmark", True)
+    torch.manual_seed(0)
+    model = Tsn(backbone, num_classes, model_cfg.get("dropout", 0.5)).to(device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    model.train()
+    sgd = torch.optim.SGD(model.parameters(), lr=train_cfg.get("lr", 0.01),
+                          momentum=train_cfg.get("momentum", 0.9),
+                          weight_decay=train_cfg.get("weight_decay", 1e-4))
+    if hasattr(torch, "amp") and hasattr(torch.amp, "GradScaler"):  # PyTorch >= 2.3
+        scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+    else:
+        scaler = torch.cuda.amp.GradScaler(enabled=precision == "fp16")
+    clips = torch.randn(batch, segments, 3, size, size, device=device)
+    labels = torch.randint(num_classes, (batch,), device=device)
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+
+    def step():
+        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            frames = clips.flatten(0, 1)
+            if channels_last:
+                frames = frames.contiguous(memory_format=torch.channels_last)
+            n = clips.shape[0]
+            scores = model.fc(model.dropout(model.backbone(frames)))
+            scores = scores.view(n, segments, -1).mean(1)
+        loss = torch.nn.functional.cross_entropy(scores.float(), labels)
+        sgd.zero_grad(set_to_none=True)  # the default since PyTorch 2.0, and what ours does
+        scaler.scale(loss).backward()
+        scaler.step(sgd)
+        scaler.update()
+        return loss
+
+    for _ in range(args.warmup):
+        step().item()
+    start = time.perf_counter()
+    for _ in range(args.iters):
+        loss = step()
+    last_loss = loss.item()  # waits for the device
+    seconds = time.perf_counter() - start
+    print(json.dumps({
+        "benchmark": "train",
+        "implementation": f"PyTorch {torch.__version__}",
+        "device": str(device),
+        "backbone": backbone,
+        "seg_num": model_cfg.get("seg_num", 3),
+        "batch": batch,
+        "size": size,
+        "precision": precision,
+        "channels_last": channels_last,
+        "iters": args.iters,
+        "seconds_per_step": seconds / args.iters,
+        "clips_per_s": batch * args.iters / seconds,
+        "last_loss": last_loss,
+    }, indent=2, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()
