@@ -39,6 +39,17 @@ void Job::startRunLog(const Config& config, const std::string& configPath) const
   if (world) {
     log->info("rank {} of {} on {} (local rank {} of {}), backend {}", world->rank(), world->size(),
               world->hostname(), world->localRank(), world->localSize(), comm->backendName());
+    // Where every rank runs, in rank 0's log: "ranks on hosts: node1 [0 1], node2 [2 3]".
+    const auto& hosts = world->hosts();
+    std::vector<std::string> groups;
+    for (size_t r = 0; r < hosts.size(); ++r) {
+      if (r > 0 && hosts[r] == hosts[r - 1]) {
+        groups.back().insert(groups.back().size() - 1, fmt::format(" {}", r));
+      } else {
+        groups.push_back(fmt::format("{} [{}]", hosts[r], r));
+      }
+    }
+    log->info("ranks on hosts: {}", fmt::join(groups, ", "));
   }
 }
 

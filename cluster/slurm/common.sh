@@ -14,6 +14,9 @@ TSN_LAUNCHER=${TSN_LAUNCHER:-srun}
 
 # One intra-op thread per CPU Slurm gave the task.
 export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-1}
+# Across nodes, Open MPI's settings for TCP between them (launcher/multinode.mca); srun and
+# mpirun both pass the environment on to the tasks.
+if ((${SLURM_JOB_NUM_NODES:-1} > 1)); then source "$TSN_ROOT/launcher/multinode_env.sh"; fi
 
 tsn_log() { echo "[$(date +%FT%T)] [${SLURM_JOB_ID:-?}] $*"; }
 

@@ -102,6 +102,9 @@ struct DistConfig {
   DistBackend backend = DistBackend::Auto;
   double bucketMb = 25;
   double timeoutS = 600;
+  /// MPI backend: a progress thread tests the collectives in flight this often (microseconds),
+  /// so gradient buckets move while backward computes; 0: they move only when polled.
+  int64_t mpiProgressUs = 100;
 };
 
 struct CheckpointConfig {

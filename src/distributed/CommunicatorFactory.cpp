@@ -55,10 +55,12 @@ std::unique_ptr<Communicator> makeCommunicator(const DistConfig& dist, const Mpi
     case DistBackend::Auto:
       if (world == nullptr) return std::make_unique<LocalCommunicator>();
       if (ncclUsable()) return makeNccl(dist, *world);
-      return std::make_unique<MpiCommunicator>(*world, dist.timeoutS);
+      return std::make_unique<MpiCommunicator>(*world, dist.timeoutS,
+                                               std::chrono::microseconds(dist.mpiProgressUs));
     case DistBackend::Mpi:
       if (world == nullptr) return std::make_unique<LocalCommunicator>();
-      return std::make_unique<MpiCommunicator>(*world, dist.timeoutS);
+      return std::make_unique<MpiCommunicator>(*world, dist.timeoutS,
+                                               std::chrono::microseconds(dist.mpiProgressUs));
   }
   throw Error("unknown dist.backend");
 }

@@ -32,9 +32,14 @@ GradientReducer::GradientReducer(std::vector<torch::Tensor> parameters, Communic
     b.flat = torch::zeros({b.offsets.back() + last.numel()}, last.options().requires_grad(false));
   }
   for (size_t k = 0; k < params_.size(); ++k) {
-    params_[k].register_hook([this, k](const torch::Tensor& grad) { onGradient(k, grad); });
+    hooks_.push_back(
+        params_[k].register_hook([this, k](const torch::Tensor& grad) { onGradient(k, grad); }));
   }
   resetStep();
+}
+
+GradientReducer::~GradientReducer() {
+  for (size_t k = 0; k < hooks_.size(); ++k) params_[k].remove_hook(hooks_[k]);
 }
 
 void GradientReducer::resetStep() {
@@ -85,14 +90,15 @@ void GradientReducer::finish() {
   const double scale = 1.0 / comm_.size();
   for (auto& b : buckets_) {
     b.work->wait();
-    b.flat.mul_(scale);
+    // Averaged while copied back: one pass over the bucket.
+    const auto factor = torch::scalar_tensor(scale, b.flat.options());
     for (size_t m = 0; m < b.members.size(); ++m) {
       torch::Tensor& p = params_[b.members[m]];
-      const auto averaged = b.flat.narrow(0, b.offsets[m], p.numel()).view(p.sizes());
+      const auto summed = b.flat.narrow(0, b.offsets[m], p.numel()).view(p.sizes());
       if (p.mutable_grad().defined()) {
-        p.mutable_grad().copy_(averaged);
+        torch::mul_out(p.mutable_grad(), summed, factor);
       } else {
-        p.mutable_grad() = averaged.clone();
+        p.mutable_grad() = summed * factor;
       }
     }
   }

@@ -21,6 +21,9 @@ namespace tsn {
 class GradientReducer {
  public:
   GradientReducer(std::vector<torch::Tensor> parameters, Communicator& comm, double bucketMb);
+  /// Removes its hooks from the parameters: they outlive the reducer (a model reduced again
+  /// by a new reducer, or trained on alone) and must not call into it.
+  ~GradientReducer();
   GradientReducer(const GradientReducer&) = delete;
   GradientReducer& operator=(const GradientReducer&) = delete;
 
@@ -46,6 +49,7 @@ class GradientReducer {
   void resetStep();
 
   std::vector<torch::Tensor> params_;
+  std::vector<unsigned> hooks_;  ///< each parameter's hook, to remove
   Communicator& comm_;
   std::vector<Bucket> buckets_;
   std::vector<std::pair<size_t, size_t>> where_;  ///< param -> (bucket, member)

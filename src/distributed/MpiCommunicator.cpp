@@ -34,16 +34,23 @@ void checkCpuContiguous(const torch::Tensor& t, const char* what) {
   TSN_CHECK(t.is_contiguous(), "backend mpi needs contiguous tensors for {}", what);
 }
 
-/// An MPI request waited on with a deadline; MPI_Test in a loop so a stalled peer cannot block
-/// this rank forever. On timeout `missing` names the ranks that did not arrive.
+/// An MPI request waited on with a deadline: tested in a loop (by the caller, or by the
+/// progress thread that took it over) so a stalled peer cannot block this rank forever. On
+/// timeout `missing` names the ranks that did not arrive.
 class MpiWork final : public DeadlineWork {
  public:
-  MpiWork(MPI_Request request, std::string what, int rank, double timeoutS, torch::Tensor keepAlive,
-          std::function<std::string()> missing)
+  MpiWork(MPI_Request request, std::shared_ptr<MpiCompletion> completion, std::string what,
+          int rank, double timeoutS, torch::Tensor keepAlive, std::function<std::string()> missing)
       : DeadlineWork(std::move(what), rank, timeoutS, std::move(keepAlive), std::move(missing)),
-        request_(request) {}
+        request_(request),
+        completion_(std::move(completion)) {}
 
   bool poll() override {
+    if (completion_) {
+      const int state = completion_->state.load();
+      if (state == 2) TSN_CHECK_MPI(completion_->code);
+      return state != 0;
+    }
     if (request_ == MPI_REQUEST_NULL) return true;
     int done = 0;
     TSN_CHECK_MPI(MPI_Test(&request_, &done, MPI_STATUS_IGNORE));
@@ -52,24 +59,38 @@ class MpiWork final : public DeadlineWork {
 
  private:
   MPI_Request request_;
+  std::shared_ptr<MpiCompletion> completion_;  ///< set when the progress thread tests it
 };
 
-std::string describeRanks(const std::vector<int>& ranks, const char* verb) {
-  return fmt::format("{} {} {}", ranks.size() == 1 ? "rank" : "ranks", fmt::join(ranks, ", "),
+/// "rank 1 (node2) did not arrive", "ranks 2 (node2), 3 (node2) ..."
+std::string describeRanks(const std::vector<int>& ranks, const std::vector<std::string>& hosts,
+                          const char* verb) {
+  std::vector<std::string> named;
+  for (const int r : ranks) named.push_back(fmt::format("{} ({})", r, hosts.at(r)));
+  return fmt::format("{} {} {}", ranks.size() == 1 ? "rank" : "ranks", fmt::join(named, ", "),
                      verb);
 }
 
 }  // namespace
 
-MpiCommunicator::MpiCommunicator(const MpiWorld& world, double timeoutS)
-    : rank_(world.rank()), size_(world.size()), localRank_(world.localRank()), timeoutS_(timeoutS) {
+MpiCommunicator::MpiCommunicator(const MpiWorld& world, double timeoutS,
+                                 std::chrono::microseconds progressInterval)
+    : rank_(world.rank()),
+      size_(world.size()),
+      localRank_(world.localRank()),
+      timeoutS_(timeoutS),
+      hosts_(world.hosts()) {
   TSN_CHECK_MPI(MPI_Comm_dup(MPI_COMM_WORLD, &comm_));
   TSN_CHECK_MPI(MPI_Comm_dup(MPI_COMM_WORLD, &reportComm_));
   MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);
   MPI_Comm_set_errhandler(reportComm_, MPI_ERRORS_RETURN);
+  if (progressInterval.count() > 0 && world.threadMultiple() && size_ > 1) {
+    progress_ = std::make_unique<MpiProgress>(progressInterval);
+  }
 }
 
 MpiCommunicator::~MpiCommunicator() {
+  progress_.reset();
   int finalized = 0;
   MPI_Finalized(&finalized);
   if (finalized) return;
@@ -79,11 +100,13 @@ MpiCommunicator::~MpiCommunicator() {
 
 std::shared_ptr<Work> MpiCommunicator::track(MPI_Request request, std::string what,
                                              torch::Tensor keepAlive) {
-  const uint64_t sequence = ++sequence_;
+  const uint64_t sequence = nextSequence();
   const double grace = std::min(timeoutS_, 10.0);
+  auto completion = progress_ ? progress_->track(request) : nullptr;
   return std::make_shared<MpiWork>(
-      request, fmt::format("{} (collective #{})", what, sequence), rank_, timeoutS_,
-      std::move(keepAlive), [this, sequence, grace] { return missingRanks(sequence, grace); });
+      request, std::move(completion), fmt::format("{} (collective #{})", what, sequence), rank_,
+      timeoutS_, std::move(keepAlive),
+      [this, sequence, grace] { return missingRanks(sequence, grace); });
 }
 
 std::string MpiCommunicator::missingRanks(uint64_t sequence, double graceS) {
@@ -125,8 +148,10 @@ std::string MpiCommunicator::missingRanks(uint64_t sequence, double graceS) {
     }
   }
   std::vector<std::string> parts;
-  if (!silent.empty()) parts.push_back(describeRanks(silent, "did not arrive (stalled or died)"));
-  if (!behind.empty()) parts.push_back(describeRanks(behind, "timed out in an earlier collective"));
+  if (!silent.empty())
+    parts.push_back(describeRanks(silent, hosts_, "did not arrive (stalled or died)"));
+  if (!behind.empty())
+    parts.push_back(describeRanks(behind, hosts_, "timed out in an earlier collective"));
   if (parts.empty()) return "every rank arrived late; raise dist.timeout_s";
   return fmt::format("{}", fmt::join(parts, "; "));
 }

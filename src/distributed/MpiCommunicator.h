@@ -3,7 +3,11 @@
 
 #include <mpi.h>
 
+#include <chrono>
+#include <memory>
+
 #include "distributed/Communicator.h"
+#include "distributed/MpiProgress.h"
 #include "distributed/MpiWorld.h"
 
 namespace tsn {
@@ -12,8 +16,11 @@ class MpiCommunicator final : public Communicator {
  public:
   /// Works on a duplicate of MPI_COMM_WORLD. A collective that has not completed on this rank
   /// `timeoutS` seconds after it started throws, naming the collective and the ranks that did
-  /// not arrive (see missingRanks()).
-  MpiCommunicator(const MpiWorld& world, double timeoutS);
+  /// not arrive (see missingRanks()). With `progressInterval` > 0 and MPI_THREAD_MULTIPLE, a
+  /// progress thread tests the collectives in flight that often (MpiProgress); otherwise they
+  /// move only when polled.
+  MpiCommunicator(const MpiWorld& world, double timeoutS,
+                  std::chrono::microseconds progressInterval = std::chrono::microseconds(0));
   ~MpiCommunicator() override;
 
   std::string backendName() const override { return "mpi"; }
@@ -34,6 +41,11 @@ class MpiCommunicator final : public Communicator {
 
   /// Number of collectives this communicator has started, the same on every rank.
   uint64_t sequence() const { return sequence_; }
+  /// Numbers a collective started elsewhere that shares this count: NcclCommunicator's GPU
+  /// collectives, so that the ranks' counts that missingRanks() compares include both kinds.
+  uint64_t nextSequence() { return ++sequence_; }
+  /// A progress thread moves collectives along.
+  bool progressThread() const { return progress_ != nullptr; }
 
  private:
   std::shared_ptr<Work> track(MPI_Request request, std::string what, torch::Tensor keepAlive);
@@ -45,6 +57,8 @@ class MpiCommunicator final : public Communicator {
   int size_ = 1;
   int localRank_ = 0;
   double timeoutS_;
+  std::vector<std::string> hosts_;  ///< by rank, to name where a missing rank runs
+  std::unique_ptr<MpiProgress> progress_;
 };
 
 }  // namespace tsn

@@ -1,11 +1,19 @@
 #include "distributed/MpiWorld.h"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <mpi.h>
 
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <string_view>
+#include <thread>
+#include <vector>
 
 #include "common/Logging.h"
 #include "distributed/MpiError.h"
@@ -44,10 +52,13 @@ int gpuOfLocalRank(int localRank, int gpus) {
 }
 
 MpiWorld::MpiWorld(int* argc, char*** argv) {
+  // MULTIPLE lets a progress thread move collectives along (MpiProgress); with less the
+  // training thread alone calls MPI (FUNNELED at the least).
   int provided = 0;
-  TSN_CHECK_MPI(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
+  TSN_CHECK_MPI(MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided));
   TSN_CHECK(provided >= MPI_THREAD_FUNNELED,
             "MPI provides thread level {}, tsn-dist needs FUNNELED", provided);
+  threadMultiple_ = provided >= MPI_THREAD_MULTIPLE;
   // Errors come back as codes (and become exceptions) instead of aborting inside MPI.
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   TSN_CHECK_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &rank_));
@@ -62,6 +73,10 @@ MpiWorld::MpiWorld(int* argc, char*** argv) {
   int length = 0;
   MPI_Get_processor_name(name, &length);
   hostname_ = name;
+  std::vector<char> all(static_cast<size_t>(size_) * MPI_MAX_PROCESSOR_NAME);
+  TSN_CHECK_MPI(MPI_Allgather(name, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, all.data(),
+                              MPI_MAX_PROCESSOR_NAME, MPI_CHAR, MPI_COMM_WORLD));
+  for (int r = 0; r < size_; ++r) hosts_.emplace_back(&all[r * MPI_MAX_PROCESSOR_NAME]);
 }
 
 MpiWorld::~MpiWorld() {
@@ -70,8 +85,54 @@ MpiWorld::~MpiWorld() {
   if (!finalized) MPI_Finalize();
 }
 
+namespace {
+
+/// Whether `pid` runs Open MPI's daemon (reads /proc/PID/comm with plain system calls: this
+/// also runs in a forked child of a threaded process).
+bool isOpenMpiDaemon(pid_t pid) {
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/%d/comm", static_cast<int>(pid));
+  const int fd = open(path, O_RDONLY);
+  if (fd < 0) return false;
+  char name[16] = {};
+  const ssize_t n = read(fd, name, sizeof(name) - 1);
+  close(fd);
+  return n >= 5 && std::string_view(name, 5) == "orted" && (n == 5 || name[5] == '\n');
+}
+
+/// A job that was aborted is over everywhere. Where this rank's parent is Open MPI's daemon
+/// (orted) and it is still there `afterS` seconds later, it could not reach mpirun (this node
+/// is cut off) and would wait on TCP retransmissions for ~15 minutes, holding the node: a
+/// detached guard process ends it then. The daemon itself may end this rank before that (it
+/// does on an abort it cannot pass on), hence a process of its own. Under srun the parent is
+/// slurmstepd, and Slurm ends the step: nothing is done.
+void guardAgainstStrandedDaemon(int afterS) {
+  const pid_t daemon = getppid();
+  if (!isOpenMpiDaemon(daemon)) return;
+  const pid_t child = fork();
+  if (child == 0) {
+    setsid();
+    if (fork() == 0) {
+      for (int fd = 0; fd < 4096; ++fd) close(fd);  // hold none of the rank's pipes or sockets
+      sleep(static_cast<unsigned>(afterS));
+      if (isOpenMpiDaemon(daemon)) kill(daemon, SIGKILL);
+    }
+    _exit(0);
+  }
+  if (child > 0) waitpid(child, nullptr, 0);
+}
+
+}  // namespace
+
 void MpiWorld::abort(int exitCode) {
   logging::flush();
+  // MPI_Abort asks mpirun to end the job; where mpirun cannot be reached (this node cut off
+  // from the others) it may never return: the process ends by itself a few seconds later.
+  guardAgainstStrandedDaemon(2 * kAbortGraceS);
+  std::thread([exitCode] {
+    std::this_thread::sleep_for(std::chrono::seconds(kAbortGraceS));
+    std::_Exit(exitCode);
+  }).detach();
   MPI_Abort(MPI_COMM_WORLD, exitCode);
   std::_Exit(exitCode);  // MPI_Abort does not return; be sure
 }

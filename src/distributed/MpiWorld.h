@@ -2,6 +2,7 @@
 /// @file The MPI world of this process: started once, finalised at exit, aborted on failure.
 
 #include <string>
+#include <vector>
 
 namespace tsn {
 
@@ -14,8 +15,9 @@ int gpuOfLocalRank(int localRank, int gpus);
 
 class MpiWorld {
  public:
-  /// MPI_Init_thread at MPI_THREAD_FUNNELED (only the training thread calls MPI); learns world
-  /// rank and size, and the rank on this node (MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)).
+  /// MPI_Init_thread at MPI_THREAD_MULTIPLE (a progress thread may call MPI beside the training
+  /// thread; FUNNELED where MPI offers no more); learns world rank and size, and the rank on this
+  /// node (MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)).
   MpiWorld(int* argc, char*** argv);
   ~MpiWorld();
   MpiWorld(const MpiWorld&) = delete;
@@ -26,10 +28,17 @@ class MpiWorld {
   int localRank() const { return localRank_; }
   int localSize() const { return localSize_; }
   std::string hostname() const { return hostname_; }
+  /// Every rank's host name, by rank (gathered once at start).
+  const std::vector<std::string>& hosts() const { return hosts_; }
+  /// MPI allows calls from several threads at once (MPI_THREAD_MULTIPLE).
+  bool threadMultiple() const { return threadMultiple_; }
 
   /// Ends every rank of the job now (MPI_Abort): what a failing rank does so that the others
-  /// do not wait for it forever.
+  /// do not wait for it forever. Returns never: a process whose MPI_Abort cannot reach mpirun
+  /// (a node cut off) ends by itself kAbortGraceS seconds later; its node's Open MPI daemon
+  /// (orted), which cannot reach mpirun either, is ended 2 * kAbortGraceS seconds later.
   [[noreturn]] static void abort(int exitCode);
+  static constexpr int kAbortGraceS = 5;
 
  private:
   int rank_ = 0;
@@ -37,6 +46,8 @@ class MpiWorld {
   int localRank_ = 0;
   int localSize_ = 1;
   std::string hostname_;
+  std::vector<std::string> hosts_;
+  bool threadMultiple_ = false;
 };
 
 }  // namespace tsn

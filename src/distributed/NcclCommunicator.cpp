@@ -145,7 +145,8 @@ std::shared_ptr<Work> NcclCommunicator::enqueue(const torch::Tensor& tensor, con
             ncclGetErrorString(rc));
   TSN_CHECK_CUDA(cudaEventCreateWithFlags(&done, cudaEventDisableTiming));
   TSN_CHECK_CUDA(cudaEventRecord(done, stream_));
-  const uint64_t sequence = ++sequence_;
+  // One count with the CPU collectives that go over MPI (mpi_), as every rank sees them.
+  const uint64_t sequence = mpi_.nextSequence();
   const double grace = std::min(timeoutS_, 10.0);
   return std::make_shared<NcclWork>(
       *this, comm_, done, fmt::format("NCCL {} (collective #{})", what, sequence), timeoutS_,

@@ -56,7 +56,6 @@ class NcclCommunicator final : public Communicator {
   double timeoutS_;
   ncclComm* comm_ = nullptr;
   CUstream_st* stream_ = nullptr;
-  uint64_t sequence_ = 0;
   std::atomic<bool> aborted_{false};
 };
 

@@ -65,6 +65,25 @@ std::pair<Phase, double> WindowTimes::slowestCause() const {
   return cause;
 }
 
+double WindowTimes::networkWaitPerStep() const {
+  if (perRank.size() < 2 || steps <= 0) return 0.0;
+  double least = perRank[0][Phase::ReduceWait];
+  for (const auto& rank : perRank) least = std::min(least, rank[Phase::ReduceWait]);
+  return least / static_cast<double>(steps);
+}
+
+double WindowTimes::meanStepS() const {
+  if (wallS.empty() || steps <= 0) return 0.0;
+  double wall = 0;
+  for (const double w : wallS) wall += w;
+  return wall / static_cast<double>(wallS.size()) / static_cast<double>(steps);
+}
+
+bool WindowTimes::networkBound() const {
+  const double stepS = meanStepS();
+  return perRank.size() > 1 && stepS > 0 && networkWaitPerStep() >= kNetworkBoundShare * stepS;
+}
+
 std::string WindowTimes::summary() const {
   const PhaseTimes mean = meanPerStep();
   std::string text;
@@ -75,6 +94,11 @@ std::string WindowTimes::summary() const {
   if (slowest >= 0) {
     const auto [phase, excess] = slowestCause();
     text += fmt::format("; slowest rank {}: {} {:+.3f} s/step", slowest, phaseLabel(phase), excess);
+  }
+  if (networkBound()) {
+    const double wait = networkWaitPerStep();
+    text += fmt::format("; network: every rank waits >= {:.3f} s/step ({:.0f}%) for the all-reduce",
+                        wait, 100.0 * wait / meanStepS());
   }
   return text;
 }
@@ -97,6 +121,8 @@ void WindowTimes::addTo(nlohmann::json& record) const {
     record["slowest_rank"] = slowest;
     record["slowest_cause"] = phaseKey(phase);
     record["slowest_excess_s"] = excess;
+    record["network_wait_s"] = networkWaitPerStep();
+    record["network_bound"] = networkBound();
   }
 }
 

@@ -49,11 +49,22 @@ struct WindowTimes {
   /// all-reduce wait) with the largest excess, and that excess in seconds per step.
   std::pair<Phase, double> slowestCause() const;
 
+  /// Seconds per step that even the least-waiting rank spends waiting for the gradient
+  /// all-reduce: time no rank's compute explains, i.e. the network's (0 with one rank). Where
+  /// it is a large share of the step (networkBound), a faster link or larger batch helps, not
+  /// a faster rank; which link is slow cannot be told from it (every rank of a ring waits alike).
+  double networkWaitPerStep() const;
+  bool networkBound() const;  ///< networkWaitPerStep() >= kNetworkBoundShare of the step
+  double meanStepS() const;   ///< wall seconds per step, averaged over ranks
+  static constexpr double kNetworkBoundShare = 0.3;
+
   /// "data 0.012 fwd+bwd 0.210 allreduce 0.030 opt 0.005 pause 0.000 s/step (mean of 2 ranks);
-  /// slowest rank 1: data +0.150 s/step"
+  /// slowest rank 1: data +0.150 s/step", and where networkBound "; network: every rank waits
+  /// >= 0.400 s/step (45%) for the all-reduce"
   std::string summary() const;
   /// step_time (mean s/step per phase), step_time_per_rank (lists), window_steps, and
-  /// slowest_rank / slowest_cause / slowest_excess_s with several ranks.
+  /// slowest_rank / slowest_cause / slowest_excess_s, network_wait_s and network_bound with
+  /// several ranks.
   void addTo(nlohmann::json& record) const;
 };
 

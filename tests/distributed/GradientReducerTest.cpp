@@ -43,5 +43,46 @@ TEST(GradientReducer, AveragesGradientsAcrossBucketBoundaries) {
   }
 }
 
+/// A world of one that counts the all-reduces it is asked for.
+class CountingCommunicator final : public Communicator {
+ public:
+  std::string backendName() const override { return "counting"; }
+  int rank() const override { return 0; }
+  int size() const override { return 1; }
+  int localRank() const override { return 0; }
+  void allReduce(torch::Tensor&, ReduceOp) override { ++allReduces; }
+  std::shared_ptr<Work> allReduceAsync(torch::Tensor& t, ReduceOp op) override {
+    ++allReduces;
+    return local_.allReduceAsync(t, op);
+  }
+  torch::Tensor allGather(const torch::Tensor& t) override { return local_.allGather(t); }
+  void broadcast(torch::Tensor& t, int root) override { local_.broadcast(t, root); }
+  void barrier() override {}
+  int allReduces = 0;
+
+ private:
+  LocalCommunicator local_;
+};
+
+TEST(GradientReducer, ADestroyedReducerLeavesNoHookOnTheParameters) {
+  std::vector<torch::Tensor> params;
+  for (const int64_t size : {5, 3000, 7})
+    params.push_back(torch::ones({size}, torch::requires_grad()));
+  CountingCommunicator first, second;
+  { GradientReducer gone(params, first, 0.01); }
+  // The model trained on alone: plain gradients, and nothing calls into the reducer that is gone.
+  (params[0].sum() * 2 + params[1].sum() + params[2].sum()).backward();
+  EXPECT_TRUE(torch::equal(params[0].grad(), torch::full_like(params[0], 2)));
+  EXPECT_EQ(first.allReduces, 0);
+  // A new reducer on the same parameters sees each gradient once.
+  for (auto& p : params) p.mutable_grad() = torch::Tensor();
+  GradientReducer again(params, second, 0.01);
+  (params[0].sum() * 3 + params[1].sum() + params[2].sum()).backward();
+  again.finish();
+  EXPECT_TRUE(torch::equal(params[0].grad(), torch::full_like(params[0], 3)));
+  EXPECT_EQ(second.allReduces, static_cast<int>(again.bucketCount()));
+  EXPECT_EQ(first.allReduces, 0);
+}
+
 }  // namespace
 }  // namespace tsn

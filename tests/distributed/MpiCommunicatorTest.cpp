@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <chrono>
 #include <thread>
 
 #include "common/Error.h"
@@ -23,10 +24,32 @@ TEST(MpiCommunicator, KnowsItsPlaceInTheWorld) {
   // All ranks run on this one machine: the node rank is the world rank.
   EXPECT_EQ(comm.localRank(), comm.rank());
   EXPECT_EQ(gWorld->localSize(), comm.size());
+  // Every rank knows every rank's host: here all the same.
+  ASSERT_EQ(gWorld->hosts().size(), static_cast<size_t>(comm.size()));
+  for (const auto& host : gWorld->hosts()) EXPECT_EQ(host, gWorld->hostname());
 }
 
-TEST(MpiCommunicator, AllReduceSumsAndMaxesEverySizeAndDtype) {
+TEST(MpiCommunicator, OneCountNumbersItsCollectivesAndThoseItIsToldOf) {
+  // NcclCommunicator numbers its GPU collectives with nextSequence(): a rank that times out
+  // in either kind compares one count with its peers (missingRanks).
   MpiCommunicator comm(*gWorld, 60);
+  auto t = torch::ones({4});
+  comm.allReduce(t);
+  EXPECT_EQ(comm.sequence(), 1u);
+  EXPECT_EQ(comm.nextSequence(), 2u);
+  comm.broadcast(t);
+  EXPECT_EQ(comm.sequence(), 3u);
+}
+
+/// Every collective test runs without and with the progress thread (MpiProgress).
+class MpiCollectives : public ::testing::TestWithParam<int> {
+ protected:
+  std::chrono::microseconds progress() const { return std::chrono::microseconds(GetParam()); }
+};
+
+TEST_P(MpiCollectives, AllReduceSumsAndMaxesEverySizeAndDtype) {
+  MpiCommunicator comm(*gWorld, 60, progress());
+  EXPECT_EQ(comm.progressThread(), GetParam() > 0 && gWorld->threadMultiple());
   const int n = comm.size(), r = comm.rank();
   for (const int64_t size : {1, 7, 1000, 1 << 20}) {
     for (const auto dtype : {torch::kFloat32, torch::kFloat64, torch::kInt64, torch::kInt32}) {
@@ -46,8 +69,8 @@ TEST(MpiCommunicator, AllReduceSumsAndMaxesEverySizeAndDtype) {
       ::testing::ThrowsMessage<Error>(HasSubstr("backend mpi does not support dtype Half")));
 }
 
-TEST(MpiCommunicator, BroadcastAndAllGather) {
-  MpiCommunicator comm(*gWorld, 60);
+TEST_P(MpiCollectives, BroadcastAndAllGather) {
+  MpiCommunicator comm(*gWorld, 60, progress());
   auto t = torch::full({5}, comm.rank() + 10, torch::kFloat32);
   comm.broadcast(t, comm.size() - 1);
   EXPECT_TRUE(torch::equal(t, torch::full({5}, comm.size() - 1 + 10, torch::kFloat32)));
@@ -60,8 +83,8 @@ TEST(MpiCommunicator, BroadcastAndAllGather) {
   comm.barrier();
 }
 
-TEST(MpiCommunicator, ACollectiveAStalledRankNeverJoinsTripsTheTimeoutNamingIt) {
-  MpiCommunicator comm(*gWorld, 1.0);
+TEST_P(MpiCollectives, ACollectiveAStalledRankNeverJoinsTripsTheTimeoutNamingIt) {
+  MpiCommunicator comm(*gWorld, 1.0, progress());
   auto t = torch::ones({8});
   comm.allReduce(t);  // a collective every rank completes first
   if (comm.rank() != 1) {
@@ -70,13 +93,35 @@ TEST(MpiCommunicator, ACollectiveAStalledRankNeverJoinsTripsTheTimeoutNamingIt) 
                 ::testing::ThrowsMessage<Error>(AllOf(
                     HasSubstr("all-reduce of 8 values (collective #2) did not complete within "
                               "dist.timeout_s=1 s"),
-                    HasSubstr("rank 1 did not arrive"), Not(HasSubstr("earlier")))));
+                    HasSubstr("rank 1 (" + gWorld->hosts()[1] + ") did not arrive"),
+                    Not(HasSubstr("earlier")))));
     EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 4.0);
   } else {
     std::this_thread::sleep_for(std::chrono::seconds(5));
     comm.allReduce(t);
   }
   MPI_Barrier(MPI_COMM_WORLD);
+}
+
+INSTANTIATE_TEST_SUITE_P(Progress, MpiCollectives, ::testing::Values(0, 100), [](const auto& info) {
+  return info.param > 0 ? "progress_thread" : "polled";
+});
+
+// The progress thread moves a large all-reduce while the caller does something else (backward,
+// in training); without it the data moves only when the caller polls.
+TEST(MpiCommunicator, AProgressThreadCompletesACollectiveTheCallerNeverPolls) {
+  ASSERT_TRUE(gWorld->threadMultiple()) << "Open MPI without MPI_THREAD_MULTIPLE";
+  for (const int us : {0, 100}) {
+    MpiCommunicator comm(*gWorld, 60, std::chrono::microseconds(us));
+    auto t = torch::ones({4 << 20});  // 16 MB: many fragments, never one call's work
+    MPI_Barrier(MPI_COMM_WORLD);
+    auto work = comm.allReduceAsync(t, ReduceOp::Sum);
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    EXPECT_EQ(work->poll(), us > 0) << "progress " << us << " us";
+    work->wait();
+    EXPECT_EQ(t[12345].item<float>(), static_cast<float>(comm.size()));
+    MPI_Barrier(MPI_COMM_WORLD);
+  }
 }
 
 }  // namespace

@@ -48,6 +48,26 @@ TEST(StepTimes, TheRankOthersWaitForIsNamedWithTheRightCause) {
   EXPECT_NEAR(record["step_time_per_rank"]["forward_backward_s"][1].get<double>(), 0.35, 1e-12);
 }
 
+TEST(StepTimes, AWaitEveryRankSharesIsTheNetworks) {
+  // 10 steps of 0.5 s: both ranks compute alike and wait >= 0.2 s/step for the all-reduce.
+  WindowTimes w;
+  w.steps = 10;
+  w.perRank = {times(0.1, 2.5, 2.2, 0.2), times(0.1, 2.6, 2.0, 0.2)};
+  w.wallS = {5.0, 5.0};
+  EXPECT_NEAR(w.networkWaitPerStep(), 0.2, 1e-12);
+  EXPECT_TRUE(w.networkBound());
+  EXPECT_THAT(w.summary(), HasSubstr("; network: every rank waits >= 0.200 s/step (40%)"));
+  nlohmann::json record;
+  w.addTo(record);
+  EXPECT_EQ(record["network_bound"], true);
+  EXPECT_NEAR(record["network_wait_s"].get<double>(), 0.2, 1e-12);
+
+  // A straggler: the others wait for it, but it hardly waits itself. Not the network.
+  w.perRank = {times(0.1, 2.5, 2.2, 0.2), times(2.2, 2.6, 0.05, 0.2)};
+  EXPECT_FALSE(w.networkBound());
+  EXPECT_THAT(w.summary(), ::testing::Not(HasSubstr("network")));
+}
+
 TEST(StepTimes, OneRankHasNoStraggler) {
   WindowTimes w;
   w.steps = 4;

@@ -14,6 +14,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from tiny_config import tiny_config  # noqa: E402
+
 SOURCE, BUILD, SCENARIO = sys.argv[1], sys.argv[2], sys.argv[3]
 SLURM_DIR = os.environ.get("TSN_SLURM_DIR", "/tmp/tsn-slurm")
 os.environ["SLURM_CONF"] = os.path.join(SLURM_DIR, "slurm.conf")
@@ -31,27 +34,9 @@ def run(*command, check=True, **kwargs):
 def config(name, extra=""):
     path = os.path.join(SUITE, f"{name}.toml")
     with open(path, "w") as f:
-        f.write(f"""[model]
-backbone = "resnet18"
-width = 8
-num_classes = 4
-[data]
-root = "{DATA}"
-train_list = "{DATA}/train.list"
-val_list = "{DATA}/val.list"
-short_size = 40
-target_size = 32
-workers = 1
-[train]
-epochs = 12
-batch_size = 1
-lr = 0.01
-lr_decay_epochs = [8]
-val_interval = 6
-log_interval = 5
-work_dir = "{SUITE}/{name}"
-{extra}
-""")
+        f.write(tiny_config(DATA, os.path.join(SUITE, name),
+                            {"epochs": 12, "batch_size": 1, "lr": 0.01, "lr_decay_epochs": "[8]",
+                             "val_interval": 6, "log_interval": 5}, extra))
     return path
 
 

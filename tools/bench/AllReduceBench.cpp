@@ -21,8 +21,9 @@ struct AllReduceOptions {
   std::string backbone = "resnet50";
   double bucketMb = 25;
   int iters = 10;
-  int batch = 2;   ///< clips per rank for the overlap measurement
-  int size = 112;  ///< frame size for the overlap measurement
+  int batch = 2;                                ///< clips per rank for the overlap measurement
+  int size = 112;                               ///< frame size for the overlap measurement
+  int progressUs = DistConfig{}.mpiProgressUs;  ///< 0: no progress thread
 };
 
 /// Bucketed reducer on a TSN's real gradient shapes against one all-reduce of a contiguous
@@ -30,7 +31,7 @@ struct AllReduceOptions {
 /// backward. Rank 0 prints JSON.
 int runAllReduce(const AllReduceOptions& o, int* argc, char*** argv) {
   MpiWorld world(argc, argv);
-  MpiCommunicator comm(world, 600);
+  MpiCommunicator comm(world, 600, std::chrono::microseconds(o.progressUs));
   ModelConfig mc;
   mc.backbone = o.backbone;
   mc.numClasses = 400;
@@ -111,6 +112,7 @@ int runAllReduce(const AllReduceOptions& o, int* argc, char*** argv) {
     const nlohmann::json report = {
         {"benchmark", "allreduce"},
         {"backend", comm.backendName()},
+        {"progress_thread_us", comm.progressThread() ? o.progressUs : 0},
         {"ranks", comm.size()},
         {"backbone", o.backbone},
         {"gradient_mb", bytes / 1e6},
@@ -145,6 +147,10 @@ bench::Benchmark bench::addAllReduce(CLI::App& app) {
   allreduce->add_option("--batch", o->batch, "clips per rank in the overlap step")
       ->capture_default_str();
   allreduce->add_option("--size", o->size, "frame size in the overlap step")->capture_default_str();
+  allreduce
+      ->add_option("--progress-us", o->progressUs,
+                   "progress thread interval, as dist.mpi_progress_us (0: none)")
+      ->capture_default_str();
   return {allreduce, [o](int* argc, char*** argv) { return runAllReduce(*o, argc, argv); }};
 }
 

@@ -1,5 +1,7 @@
-// tsn_bench train: training steps per second of one rank on in-memory clips (model, precision,
-// layout as a config says), to compare with tools/bench/bench_pytorch_tsn.py on the same device.
+// tsn_bench train: training steps per second on in-memory clips (model, precision, layout as a
+// config says), to compare with tools/bench/bench_pytorch_tsn.py on the same devices. Under
+// mpirun every rank trains on its own batch and gradients are averaged as in tsn_dist (the
+// dist.* settings): clips/s counts every rank's clips.
 #include <torch/version.h>
 #include <nlohmann/json.hpp>
 
@@ -9,6 +11,8 @@
 #include "common/Main.h"
 #include "common/Stopwatch.h"
 #include "config/Config.h"
+#include "distributed/CommunicatorFactory.h"
+#include "distributed/MpiWorld.h"
 #include "model/Tsn.h"
 #include "observe/DeviceMemory.h"
 #include "train/TrainingStep.h"
@@ -25,17 +29,18 @@ struct TrainBenchOptions {
 
 /// Training steps on one batch held on the device: the trainer's own step (TrainingStep: autocast,
 /// fp32 loss, loss scaling, our SGD), the model's speed without the input pipeline.
-int runTrainBench(const TrainBenchOptions& o) {
+int runTrainBench(const TrainBenchOptions& o, int* argc, char*** argv) {
   const Config c = loadConfig(o.config, o.overrides);
-  const torch::Device device =
-      torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  std::unique_ptr<MpiWorld> world;
+  if (launchedByMpi()) world = std::make_unique<MpiWorld>(argc, argv);
+  const auto comm = makeCommunicator(c.dist, world.get());
+  const torch::Device device = pickDevice(*comm);
   at::globalContext().setBenchmarkCuDNN(c.train.cudnnBenchmark);
   torch::manual_seed(0);
   Tsn model(c.model);
   model->to(device);
   model->train();
-  LocalCommunicator comm;
-  TrainingStep step(c, model, comm, device);
+  TrainingStep step(c, model, *comm, device);
   const int64_t frames = c.model.segNum * c.model.seglen;
   const auto clips =
       torch::randn({c.train.batchSize, frames, 3, c.data.targetSize, c.data.targetSize},
@@ -53,10 +58,15 @@ int runTrainBench(const TrainBenchOptions& o) {
     skipped += outcome.applied ? 0 : 1;
   }
   const double lastLoss = loss.item<double>();  // waits for the device
+  comm->barrier();
   const double seconds = clock.seconds();
+  if (comm->rank() != 0) return kExitOk;
   nlohmann::json report = {{"benchmark", "train"},
                            {"implementation", "tsn-dist (LibTorch " TORCH_VERSION ")"},
                            {"device", device.str()},
+                           {"ranks", comm->size()},
+                           {"backend", comm->backendName()},
+                           {"bucket_mb", c.dist.bucketMb},
                            {"backbone", c.model.backbone},
                            {"seg_num", c.model.segNum},
                            {"batch", c.train.batchSize},
@@ -66,7 +76,7 @@ int runTrainBench(const TrainBenchOptions& o) {
                            {"iters", o.iters},
                            {"skipped_steps", skipped},
                            {"seconds_per_step", seconds / o.iters},
-                           {"clips_per_s", c.train.batchSize * o.iters / seconds},
+                           {"clips_per_s", c.train.batchSize * comm->size() * o.iters / seconds},
                            {"last_loss", lastLoss}};
   if (const auto mb = peakDeviceMemoryMb(device)) report["gpu_memory_peak_mb"] = *mb;
   std::cout << report.dump(2) << std::endl;
@@ -79,13 +89,14 @@ bench::Benchmark bench::addTrain(CLI::App& app) {
   auto o = std::make_shared<TrainBenchOptions>();
   auto* train = app.add_subcommand(
       "train",
-      "training steps/s of one rank on in-memory clips (model and precision from a config)");
+      "training steps/s on in-memory clips (model and precision from a config; under mpirun, "
+      "every rank, gradients averaged)");
   train->add_option("--config", o->config, "TOML config (model, data.target_size, train.*)")
       ->required();
   train->add_option("--set", o->overrides, "override a key: section.key=value (repeatable)");
   train->add_option("--iters", o->iters, "timed steps")->capture_default_str();
   train->add_option("--warmup", o->warmup, "untimed steps first")->capture_default_str();
-  return {train, [o](int*, char***) { return runTrainBench(*o); }};
+  return {train, [o](int* argc, char*** argv) { return runTrainBench(*o, argc, argv); }};
 }
 
 }  // namespace tsn

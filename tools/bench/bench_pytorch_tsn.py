@@ -5,6 +5,12 @@ Reads the model, batch, precision and layout from the same TOML config (and --se
 builds torchvision's ResNet with TSN's head (tools/reference/tsn_reference.py), and times
 forward + fp32 loss + backward + SGD on one batch held on the device. JSON on stdout.
 
+Started by mpirun with several ranks (OMPI_COMM_WORLD_SIZE > 1), it trains with
+DistributedDataParallel over gloo (MASTER_ADDR names rank 0's address, MASTER_PORT its port,
+default 29511; GLOO_SOCKET_IFNAME the interface), each rank on its own batch, and
+counts every rank's clips: what `tsn_bench train` under mpirun measures. --bucket-mb sets DDP's
+bucket_cap_mb (default: DDP's own, 25).
+
   build/bin/tsn_bench train --config configs/tsn_r50_k400_seg3.toml --set train.precision=bf16
   tools/bench/bench_pytorch_tsn.py --config configs/tsn_r50_k400_seg3.toml --set train.precision=bf16
 """
@@ -41,7 +47,13 @@ def main():
     parser.add_argument("--set", action="append", default=[], dest="overrides")
     parser.add_argument("--iters", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--bucket-mb", type=float, default=25.0)
     args = parser.parse_args()
+    world = int(os.environ.get("OMPI_COMM_WORLD_SIZE", "1"))
+    rank = int(os.environ.get("OMPI_COMM_WORLD_RANK", "0"))
+    if world > 1:
+        os.environ.setdefault("MASTER_PORT", "29511")
+        torch.distributed.init_process_group("gloo", rank=rank, world_size=world)
     config = load_config(args.config, args.overrides)
     model_cfg, train_cfg = config.get("model", {}), config.get("train", {})
     if model_cfg.get("width", 64) != 64:
@@ -63,6 +75,11 @@ def main():
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     model.train()
+    net = model
+    if world > 1:
+        if channels_last:
+            sys.exit("train.channels_last: not with DistributedDataParallel here")
+        net = torch.nn.parallel.DistributedDataParallel(model, bucket_cap_mb=args.bucket_mb)
     sgd = torch.optim.SGD(model.parameters(), lr=train_cfg.get("lr", 0.01),
                           momentum=train_cfg.get("momentum", 0.9),
                           weight_decay=train_cfg.get("weight_decay", 1e-4))
@@ -76,12 +93,15 @@ def main():
 
     def step():
         with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-            frames = clips.flatten(0, 1)
-            if channels_last:
-                frames = frames.contiguous(memory_format=torch.channels_last)
-            n = clips.shape[0]
-            scores = model.fc(model.dropout(model.backbone(frames)))
-            scores = scores.view(n, segments, -1).mean(1)
+            if world > 1:
+                scores = net(clips)  # DDP's forward prepares its reducer for backward
+            else:
+                frames = clips.flatten(0, 1)
+                if channels_last:
+                    frames = frames.contiguous(memory_format=torch.channels_last)
+                n = clips.shape[0]
+                scores = model.fc(model.dropout(model.backbone(frames)))
+                scores = scores.view(n, segments, -1).mean(1)
         loss = torch.nn.functional.cross_entropy(scores.float(), labels)
         sgd.zero_grad(set_to_none=True)  # the default since PyTorch 2.0, and what ours does
         scaler.scale(loss).backward()
@@ -95,11 +115,18 @@ def main():
     for _ in range(args.iters):
         loss = step()
     last_loss = loss.item()  # waits for the device
+    if world > 1:
+        torch.distributed.barrier()
     seconds = time.perf_counter() - start
+    if rank != 0:
+        return
     print(json.dumps({
         "benchmark": "train",
         "implementation": f"PyTorch {torch.__version__}",
         "device": str(device),
+        "ranks": world,
+        "backend": "gloo (DDP)" if world > 1 else "none",
+        "bucket_mb": args.bucket_mb if world > 1 else None,
         "backbone": backbone,
         "seg_num": model_cfg.get("seg_num", 3),
         "batch": batch,
@@ -108,7 +135,7 @@ def main():
         "channels_last": channels_last,
         "iters": args.iters,
         "seconds_per_step": seconds / args.iters,
-        "clips_per_s": batch * args.iters / seconds,
+        "clips_per_s": batch * world * args.iters / seconds,
         "last_loss": last_loss,
     }, indent=2, sort_keys=True))
 
