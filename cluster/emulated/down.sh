@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Removes the emulated cluster up.sh made: every process inside its nodes, the namespaces, the
-# links, the bridge and the state directory. Safe to run when nothing is up.
+# Removes the emulated cluster up.sh made: Slurm on it (slurm.sh), every process inside its
+# nodes, the namespaces, the links, the bridge and the state directory. Safe to run when nothing
+# is up.
 #   cluster/emulated/down.sh [--quiet]
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -9,6 +10,8 @@ quiet=0
 [[ ${1:-} == --quiet ]] && quiet=1
 emu_require_root
 
+# Slurm on the nodes (slurm.sh), if it was started: slurmctld runs outside them.
+[[ -f $EMU_DIR/slurm/slurm.conf ]] && "$here/slurm.sh" stop
 for ns in $(ip netns list | awk '{print $1}' | grep "^$EMU_PREFIX-node" || true); do
   pids=$(ip netns pids "$ns" 2>/dev/null || true)
   [[ -n $pids ]] && kill -9 $pids 2>/dev/null

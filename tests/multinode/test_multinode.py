@@ -2,7 +2,9 @@
 """tsn_dist across emulated nodes (cluster/emulated): each node a network and UTS namespace with
 its own host name and address on a private bridge; ranks talk over Open MPI's TCP transport.
 
-  test_multinode.py SOURCE_DIR BUILD_DIR same-losses|node-lost|partition|slow-link|down
+  test_multinode.py SOURCE_DIR BUILD_DIR SCENARIO
+  SCENARIO: same-losses | node-lost | partition | slow-link | slurm-train | slurm-requeue |
+            slurm-node-lost | down
 
 Every scenario brings the cluster it needs up itself (up.sh is idempotent) and exits 77
 (Skipped, with the reason) where namespaces cannot be made; `down` (CTest's cleanup fixture)
@@ -21,6 +23,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from tiny_config import tiny_config  # noqa: E402
+import slurm_jobs  # noqa: E402
 
 SOURCE, BUILD, SCENARIO = sys.argv[1], sys.argv[2], sys.argv[3]
 EMU = os.path.join(SOURCE, "cluster", "emulated")
@@ -75,9 +78,10 @@ def multinode_settings():
     return {f"OMPI_MCA_{k}": v for k, v in pairs}
 
 
-def config(name, extra=""):
+def config(name, extra="", fresh=True):
     path = os.path.join(SUITE, f"{name}.toml")
-    shutil.rmtree(os.path.join(SUITE, name), ignore_errors=True)
+    if fresh:
+        shutil.rmtree(os.path.join(SUITE, name), ignore_errors=True)
     with open(path, "w") as f:
         f.write(tiny_config(DATA, os.path.join(SUITE, name),
                             {"epochs": 2, "batch_size": 2, "lr": 0.05, "val_interval": 0,
@@ -187,6 +191,83 @@ def lose_node(how):
     return output
 
 
+def slurm_cluster():
+    """Slurm on the 2 emulated nodes (cluster/emulated/slurm.sh): slurmctld here, a slurmd in
+    each node. Started afresh each time (a scenario may have lost a node)."""
+    env = cluster(2)
+    run(f"{EMU}/slurm.sh start")
+    os.environ["SLURM_CONF"] = env["SLURM_CONF"] = os.path.join(EMU_DIR, "slurm", "slurm.conf")
+    return env
+
+
+def sbatch_training(name, nodes, epochs, fresh=True, **env):
+    cfg = config(name, "[checkpoint]\ninterval_epochs = 1", fresh)
+    # Job ids start at 1 on each fresh start of the cluster: one output file per job here.
+    output = f"{name}-{nodes}n"
+    for old in glob.glob(os.path.join(SUITE, f"{output}-*.out")):
+        os.remove(old)
+    job, out = slurm_jobs.sbatch(SOURCE, BUILD, SUITE, "train.sbatch", f"--nodes={nodes}",
+                                 "--ntasks-per-node=1", "--cpus-per-task=1", output=output,
+                                 TSN_CONFIG=cfg, TSN_ARGS=f"--set train.epochs={epochs}", **env)
+    return job, out, os.path.join(SUITE, name)
+
+
+def wait_for_first_checkpoint(job, out, work):
+    deadline = time.time() + 120
+    while not glob.glob(os.path.join(work, "checkpoints", "e001_*.pt")):
+        assert time.time() < deadline, slurm_jobs.read(out)
+        assert slurm_jobs.job_info(job)["JobState"] in ("PENDING", "RUNNING"), slurm_jobs.read(out)
+        time.sleep(0.2)
+
+
+def slurm_scenario():
+    slurm_cluster()
+    if SCENARIO == "slurm-train":
+        job, out, work = sbatch_training("slurm-train", 2, 4)
+        info = slurm_jobs.wait_for(job, timeout=120)
+        log = slurm_jobs.read(out)
+        assert info["JobState"] == "COMPLETED" and info["ExitCode"] == "0:0", (info, log)
+        assert "ranks on hosts: node1 [0], node2 [1]" in log, log
+        assert glob.glob(os.path.join(work, "checkpoints", "e004_*.pt")), log
+        print(f"job {job}: trained 4 epochs on node1 and node2 ({info['NodeList']})")
+
+    elif SCENARIO == "slurm-requeue":
+        # SIGUSR1 to the job: both nodes' ranks checkpoint, exit 75, the job requeues, starts
+        # again on both nodes and resumes.
+        job, out, work = sbatch_training("slurm-requeue", 2, 200)
+        wait_for_first_checkpoint(job, out, work)
+        slurm_jobs.run("scancel", "--signal=USR1", job)
+        info = slurm_jobs.wait_for(job, timeout=200)
+        log = slurm_jobs.read(out)
+        assert info["JobState"] == "COMPLETED" and info["ExitCode"] == "0:0", (info, log)
+        assert int(info["Restarts"]) == 1, info
+        assert "requeueing (restart 1" in log and "resumed from" in log, log
+        assert log.count("ranks on hosts: node1 [0], node2 [1]") == 2, log
+        assert glob.glob(os.path.join(work, "checkpoints", "e200_*.pt")), log
+        print(f"job {job}: stopped by USR1 on both nodes, requeued, resumed on both, completed")
+
+    elif SCENARIO == "slurm-node-lost":
+        # Every process of node2 killed, slurmd included: the job ends (the rank on node1
+        # times out, names rank 1 on node2 and aborts the step); a job on node1 alone resumes.
+        job, out, work = sbatch_training("slurm-node-lost", 2, 200, TSN_MAX_REQUEUES=0)
+        wait_for_first_checkpoint(job, out, work)
+        lost_at = time.time()
+        run(f"kill -9 {' '.join(node_pids('node2'))}")
+        # Slurm ends the step once it gives up on node2 (SlurmdTimeout, 20 s in slurm.sh).
+        info = slurm_jobs.wait_for(job, timeout=TIMEOUT_S + MARGIN_S + 30)
+        ended = time.time() - lost_at
+        log = slurm_jobs.read(out)
+        assert info["JobState"] in ("FAILED", "NODE_FAIL", "CANCELLED"), (info, log)
+        newest = newest_checkpoint(work)
+        again, out2, _ = sbatch_training("slurm-node-lost", 1, 200, fresh=False)
+        info2 = slurm_jobs.wait_for(again, timeout=200)
+        log2 = slurm_jobs.read(out2)
+        assert info2["JobState"] == "COMPLETED", (info2, log2)
+        assert f"resumed from {newest}" in log2, log2
+        print(f"job {job}: node2 lost, job {info['JobState']} after {ended:.1f} s; job {again} "
+              f"on {info2['NodeList']} alone resumed from {os.path.basename(newest)} and completed")
+
+
 def main():
     if SCENARIO == "down":
         if os.geteuid() == 0:
@@ -198,7 +279,13 @@ def main():
         run(f"{BUILD}/bin/tsn_synth --out {DATA} --classes 4 --videos-per-class 6 --seconds 1 "
             f"--width 96 --height 72 --seed 3")
 
-    if SCENARIO == "same-losses":
+    if SCENARIO.startswith("slurm-"):
+        if not shutil.which("slurmctld", path="/usr/sbin:" + os.environ.get("PATH", "")):
+            print("Skipped: slurm-wlm is not installed (tools/dev/install_deps.sh)")
+            sys.exit(SKIPPED)
+        slurm_scenario()
+
+    elif SCENARIO == "same-losses":
         # The same world size on one node (shared memory) and across two (TCP): the same
         # all-reduce algorithm (multinode.mca's, exported for both) sums in the same order, so
         # the losses must be equal to the last bit.

@@ -8,14 +8,14 @@ requeue use. Every job gets 2 tasks of 1 CPU.
 """
 import glob
 import os
-import re
 import shutil
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from tiny_config import tiny_config  # noqa: E402
+from slurm_jobs import job_info, read as log_of, run, wait_for  # noqa: E402
+import slurm_jobs  # noqa: E402
 
 SOURCE, BUILD, SCENARIO = sys.argv[1], sys.argv[2], sys.argv[3]
 SLURM_DIR = os.environ.get("TSN_SLURM_DIR", "/tmp/tsn-slurm")
@@ -24,11 +24,10 @@ SUITE = os.path.join(BUILD, "test_tmp", "slurm_suite")
 DATA = os.path.join(SUITE, "data")
 
 
-def run(*command, check=True, **kwargs):
-    r = subprocess.run(command, capture_output=True, text=True, **kwargs)
-    if check and r.returncode != 0:
-        sys.exit(f"{' '.join(command)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
-    return r
+def sbatch(script, **env):
+    """Every job gets 2 tasks of 1 CPU."""
+    return slurm_jobs.sbatch(SOURCE, BUILD, SUITE, script, "--ntasks-per-node=2",
+                             "--cpus-per-task=1", **env)
 
 
 def config(name, extra=""):
@@ -40,43 +39,6 @@ def config(name, extra=""):
     return path
 
 
-def sbatch(script, **env):
-    exports = ",".join(["ALL", f"TSN_ROOT={SOURCE}", f"TSN_BIN={BUILD}/bin"] +
-                       [f"{k}={v}" for k, v in env.items()])
-    out = os.path.join(SUITE, f"{os.path.basename(script)}-%j.out")
-    r = run("sbatch", "--parsable", "--ntasks-per-node=2", "--cpus-per-task=1",
-            f"--output={out}", f"--export={exports}",
-            os.path.join(SOURCE, "cluster", "slurm", script), cwd=SUITE)
-    job = r.stdout.strip().split(";")[0]
-    return job, out.replace("%j", job)
-
-
-def job_info(job):
-    text = run("scontrol", "show", "job", "-o", job).stdout
-    return dict(re.findall(r"(\w+)=(\S*)", text))
-
-
-def wait_for(job, states=("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL"),
-             timeout=240):
-    deadline = time.time() + timeout
-    released = set()
-    while time.time() < deadline:
-        info = job_info(job)
-        if info.get("JobState") in states:
-            return info
-        restarts = info.get("Restarts")
-        if (info.get("JobState") == "PENDING" and info.get("Reason") == "BeginTime" and
-                restarts not in released):
-            # Slurm holds a requeued batch job ~2 minutes; a test need not wait that long. Not
-            # at once either: a start within the second of the requeue finds its credential
-            # revoked.
-            run("scontrol", "update", f"JobId={job}", "StartTime=now+3")
-            released.add(restarts)
-        time.sleep(0.5)
-    run("scancel", job, check=False)
-    sys.exit(f"job {job} did not reach {states} in {timeout}s: {job_info(job)}")
-
-
 def checkpoint(path):
     import torch
     return torch.load(path, map_location="cpu")
@@ -86,11 +48,6 @@ def newest(work_dir):
     files = sorted(glob.glob(os.path.join(work_dir, "checkpoints", "e*_s*.pt")))
     assert files, f"no checkpoints in {work_dir}"
     return files[-1]
-
-
-def log_of(out):
-    with open(out) as f:
-        return f.read()
 
 
 def main():
