@@ -20,7 +20,8 @@ export SLURM_CONF=$conf
 
 stop() {
   for pidfile in "$dir"/slurmd-*.pid "$dir/slurmctld.pid"; do
-    [[ -f $pidfile ]] && kill "$(cat "$pidfile")" 2>/dev/null
+    [[ -f $pidfile ]] || continue
+    kill "$(cat "$pidfile")" 2>/dev/null || true  # a daemon of a lost node is gone already
     rm -f "$pidfile"
   done
   for _ in $(seq 1 40); do

@@ -100,7 +100,9 @@ class Check:
         self.log.flush()
         start = time.monotonic()
         try:
-            p = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+            # errors="replace": a stray undecodable byte must not lose the step's result.
+            p = subprocess.run(command, capture_output=True, text=True, errors="replace",
+                               timeout=timeout,
                                env=dict(os.environ, **(env or {})), cwd=cwd or self.work)
             rc, output = p.returncode, p.stdout + p.stderr
         except FileNotFoundError as e:

@@ -9,8 +9,8 @@
 #
 #   tools/gpu/check.sh --out DIR [--bundle gpu-bundle] [--cpu] [--budget-s 450] [--steps a,b]
 #
-# --cpu (or no GPU visible): the same steps at a small size on the CPU; whatever needs a GPU is
-# reported not_run. On the device machine:
+# --cpu: the same steps at a small size on the CPU; whatever needs a GPU is reported not_run.
+# Without --cpu and no GPU visible (nvidia-smi), the check fails (exit 1). On the device machine:
 #   tools/gpu/check.sh --out "$OUT/check"          (carry gpu-bundle; 450 s budget, 600 s limit)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -32,9 +32,11 @@ done
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 source tools/gpu/env.sh "$bundle"
-if [[ $mode == gpu ]] && ! nvidia-smi -L >/dev/null 2>&1; then
-  echo "check.sh: no GPU visible (nvidia-smi): running in CPU mode" >&2
-  mode=cpu
+# GPU mode needs a GPU: a machine without one (or without nvidia-smi) is a failed check, never a
+# CPU run that exits 0. --cpu asks for CPU mode.
+if [[ $mode == gpu ]] && ! gpus=$(nvidia-smi -L 2>&1); then
+  echo "check.sh: GPU mode, but nvidia-smi -L failed: ${gpus:-no output}; run with --cpu for CPU mode" >&2
+  exit 1
 fi
 work=${TSN_CHECK_WORK:-${TMPDIR:-/tmp}/tsn-gpu-check}
 LD_LIBRARY_PATH=$TSN_SYSTEM_LD_LIBRARY_PATH "${TSN_PYTHON:-python3}" tools/gpu/check.py --bundle "$bundle" --out "$out" --work "$work" \
