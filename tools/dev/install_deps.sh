@@ -24,6 +24,8 @@ packages=(
   libgtest-dev libgmock-dev
   # Python side: checkpoint interoperability tests and plots
   python3 python3-torch python3-torchvision python3-numpy python3-matplotlib
+  # the emulated nodes of the multinode tests (cluster/emulated): ip, tc, nsenter, unshare
+  iproute2 util-linux
 )
 if [[ "${TSN_DEPS_SKIP_SLURM:-0}" != 1 ]]; then
   packages+=(slurm-wlm munge)
