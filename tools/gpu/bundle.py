@@ -18,6 +18,8 @@ import shutil
 import subprocess
 import sys
 
+from fingerprint import file_digests
+
 # Present on every Linux the bundle runs on (glibc, the compiler's runtime, zlib, which Python
 # itself needs): never carried.
 SYSTEM_LIBS = re.compile(
@@ -114,6 +116,11 @@ def assemble(args):
     with open(os.path.join(bundle, "tests.json"), "w") as f:
         json.dump(tests, f, indent=2)
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    # Every tracked file as it is here (uncommitted edits included): the check compares the
+    # tree it runs in with this.
+    tracked = subprocess.run(["git", "ls-files", "-z"], capture_output=True, text=True,
+                             check=True).stdout.split("\0")
+    tracked = [f for f in tracked if f and os.path.isfile(f)]
     dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
                            capture_output=True, text=True).stdout.strip() != ""
     sizes = {}
@@ -125,6 +132,7 @@ def assemble(args):
     manifest = {
         "built": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "git_commit": commit.strip() + ("+uncommitted" if dirty else ""),
+        "tree": file_digests(".", tracked),
         "versions": dict(v.split("=", 1) for v in args.versions),
         "binaries": sorted(carried),
         "libraries": sorted(libs),

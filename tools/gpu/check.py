@@ -29,6 +29,8 @@ import sys
 import threading
 import time
 
+from fingerprint import differences
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIG = os.path.join(ROOT, "configs", "tsn_r50_k400_seg3.toml")
 
@@ -171,8 +173,6 @@ class Check:
         info["tsn_dist"] = version.strip()
         m = re.search(r"(\d+) GPUs? visible", version)
         info["bundle_gpus"] = int(m.group(1)) if m else None
-        rc, head = self.run(["git", "-C", ROOT, "rev-parse", "HEAD"], 30)
-        info["checkout_commit"] = head.strip() if rc == 0 else None
         self.result["environment"] = info
         # The bundle is built against one LibTorch (ABI) and from one commit (tests.json, check.py).
         wanted = manifest["versions"]["torch"]
@@ -187,10 +187,17 @@ class Check:
         if problems:
             record["why"] = "; ".join(problems)
             record["missing"] = missing[:20]
-        if info["checkout_commit"] and not manifest["git_commit"].startswith(
-                info["checkout_commit"]):
-            record["warning"] = (f"bundle built from {manifest['git_commit']}, checkout at "
-                                 f"{info['checkout_commit']}: rebuild with tools/gpu/prepare.sh")
+        # The tree this runs in must be the one the bundle was built from (its scripts, configs
+        # and tests.json go together); .git does not travel, so file contents are compared.
+        changed = differences(manifest.get("tree", {}), ROOT)
+        info["tree_differs"] = changed[:20]
+        if changed or "tree" not in manifest:
+            record["status"] = "failed"
+            why = (f"{len(changed)} files differ from the tree the bundle was built from "
+                   f"({manifest['git_commit']}), e.g. {', '.join(changed[:5])}" if changed else
+                   "the bundle records no tree")
+            record["why"] = "; ".join(filter(None, [record.get("why"), why +
+                                                    ": rebuild it with tools/gpu/prepare.sh"]))
         return record
 
     def cuda_tests(self):
