@@ -3,7 +3,8 @@
 
 - a module under src/ includes only modules before it in the one-way chain (MODULES), or itself;
 - launcher/ includes src/ modules and its own files; no src/ file includes launcher/ or tools/;
-- no C++ source or header in src/, launcher/, tools/ or tests/ is over MAX_LINES lines.
+- no C++ source or header, and no Python file, in src/, launcher/, tools/ or tests/ is over
+  MAX_LINES lines.
 
 Exit 0 when all hold, 1 naming every violation (file:line and why).
 
@@ -19,10 +20,10 @@ MAX_LINES = 400
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"/]+)/')
 
 
-def sources(root, folder):
+def sources(root, folder, suffixes=(".cpp", ".h")):
     for base, _, files in os.walk(os.path.join(root, folder)):
         for name in sorted(files):
-            if name.endswith((".cpp", ".h")):
+            if name.endswith(suffixes):
                 yield os.path.join(base, name)
 
 
@@ -41,7 +42,7 @@ def main():
                         problems.append(f"{where}:{number}: src/{module} includes {m.group(1)}/ "
                                         f"({'later in the chain' if later else 'outside src/'})")
     for folder in ["src", "launcher", "tools", "tests"]:
-        for path in sources(root, folder):
+        for path in sources(root, folder, (".cpp", ".h", ".py")):
             with open(path) as f:
                 count = sum(1 for _ in f)
             if count > MAX_LINES:

@@ -26,49 +26,13 @@ import shutil
 import statistics
 import subprocess
 import sys
-import threading
 import time
 
-from fingerprint import differences
+from check_support import (SIZES, GpuMemorySampler, count_lines, is_finite, last_json_object,
+                           read_jsonl, data_overrides, tree_problem)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIG = os.path.join(ROOT, "configs", "tsn_r50_k400_seg3.toml")
-
-# Sizes per mode. GPU: the issue's setting (ResNet-50, 224 px, seg 3, batch 32, 14 decode
-# workers). CPU: the same code paths at a size two cores finish in a few minutes.
-SIZES = {
-    "gpu": {
-        "synth": ["--classes", "10", "--videos-per-class", "40", "--width", "340",
-                  "--height", "256"],
-        "train": ["model.backbone=resnet50", "data.workers=14", "train.batch_size=32",
-                  "train.epochs=30", "train.lr_decay_epochs=[20, 26]", "train.warmup_epochs=1",
-                  "train.val_interval=10", "train.log_interval=5", "train.precision=bf16",
-                  "train.channels_last=true"],
-        "learns_top1": 0.3,  # 3x chance; not yet measured on a GPU
-        "bench": ["model.backbone=resnet50", "train.batch_size=32", "data.target_size=224"],
-        "bench_iters": ["--iters", "30", "--warmup", "10"],
-        "resume": ["model.backbone=resnet50", "train.batch_size=8", "data.target_size=112",
-                   "data.short_size=128"],
-        "resume_steps": (4, 8),
-        "fp16_steps": 40,
-    },
-    "cpu": {
-        "synth": ["--classes", "10", "--videos-per-class", "6", "--width", "160",
-                  "--height", "120"],
-        "train": ["model.backbone=resnet18", "model.width=16", "data.short_size=64",
-                  "data.target_size=56", "data.workers=1", "train.batch_size=8",
-                  "train.epochs=4", "train.lr_decay_epochs=[3]", "train.warmup_epochs=1",
-                  "train.val_interval=2", "train.log_interval=2", "train.lr=0.05"],
-        "learns_top1": None,  # too short to judge on a CPU; reported only
-        "bench": ["model.backbone=resnet18", "train.batch_size=2", "data.target_size=64"],
-        "bench_iters": ["--iters", "2", "--warmup", "1"],
-        "resume": ["model.backbone=resnet18", "train.batch_size=4",
-                   "data.target_size=56", "data.short_size=64"],
-        "resume_steps": (3, 6),
-        "fp16_steps": 0,  # fp16 needs a GPU
-    },
-}
-
 
 class Check:
     def __init__(self, args):
@@ -189,15 +153,10 @@ class Check:
             record["missing"] = missing[:20]
         # The tree this runs in must be the one the bundle was built from (its scripts, configs
         # and tests.json go together); .git does not travel, so file contents are compared.
-        changed = differences(manifest.get("tree", {}), ROOT)
-        info["tree_differs"] = changed[:20]
-        if changed or "tree" not in manifest:
+        other_tree = tree_problem(manifest, ROOT)
+        if other_tree:
             record["status"] = "failed"
-            why = (f"{len(changed)} files differ from the tree the bundle was built from "
-                   f"({manifest['git_commit']}), e.g. {', '.join(changed[:5])}" if changed else
-                   "the bundle records no tree")
-            record["why"] = "; ".join(filter(None, [record.get("why"), why +
-                                                    ": rebuild it with tools/gpu/prepare.sh"]))
+            record["why"] = "; ".join(filter(None, [record.get("why"), other_tree]))
         return record
 
     def cuda_tests(self):
@@ -258,16 +217,11 @@ class Check:
                 raise RuntimeError(f"tsn_synth failed: {out[-500:]}")
         return data
 
-    def data_overrides(self, data, num_classes=10):
-        return [f"data.root={data}", f"data.train_list={data}/train.list",
-                f"data.val_list={data}/val.list", f"data.test_list={data}/val.list",
-                f"model.num_classes={num_classes}"]
-
     def train_e2e(self):
         data = self.synthetic_set()
         work_dir = os.path.join(self.work, "e2e")
         shutil.rmtree(work_dir, ignore_errors=True)
-        overrides = self.data_overrides(data) + self.size["train"] + [f"train.work_dir={work_dir}"]
+        overrides = data_overrides(data) + self.size["train"] + [f"train.work_dir={work_dir}"]
         sampler = GpuMemorySampler() if self.mode == "gpu" else None
         rc, out = self.dist(overrides, timeout=300)
         smi_peak = sampler.stop() if sampler else None
@@ -362,7 +316,7 @@ class Check:
     def resume_fp16(self):
         data = self.synthetic_set()
         first, total = self.size["resume_steps"]
-        base = self.data_overrides(data) + self.size["resume"] + [
+        base = data_overrides(data) + self.size["resume"] + [
             "train.epochs=2", "checkpoint.interval_iters=0", "train.lr_decay_epochs=[1]"]
         record = {}
         ckpts = {}
@@ -412,53 +366,6 @@ class Check:
             if not (resumed_ok and cpu_ok):
                 record["status"] = "failed"
         return record
-
-
-class GpuMemorySampler:
-    """Peak memory.used that nvidia-smi reports while the run goes (every 0.5 s)."""
-
-    def __init__(self):
-        self.peak = 0
-        self.done = threading.Event()
-        self.thread = threading.Thread(target=self.loop, daemon=True)
-        self.thread.start()
-
-    def loop(self):
-        while not self.done.wait(0.5):
-            try:
-                out = subprocess.run(["nvidia-smi", "--query-gpu=memory.used",
-                                      "--format=csv,noheader,nounits"], capture_output=True,
-                                     text=True, timeout=5).stdout
-                self.peak = max([self.peak] + [int(x) for x in out.split()])
-            except Exception:
-                pass
-
-    def stop(self):
-        self.done.set()
-        self.thread.join()
-        return self.peak
-
-
-def last_json_object(output):
-    """The last JSON object a benchmark printed (indented, '{' and '}' at line starts)."""
-    start = [m.start() for m in re.finditer(r"^\{", output, re.M)][-1]
-    return json.loads(output[start:output.index("\n}", start) + 2])
-
-
-def read_jsonl(path):
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
-def count_lines(path):
-    with open(path) as f:
-        return sum(1 for line in f if line.strip() and not line.startswith("#"))
-
-
-def is_finite(x):
-    return x == x and abs(x) != float("inf")
 
 
 def main():

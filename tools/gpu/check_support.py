@@ -1,0 +1,109 @@
+"""The GPU check's sizes per mode and its small helpers (tools/gpu/check.py runs the steps)."""
+import json
+import os
+import re
+import subprocess
+import threading
+
+from fingerprint import differences
+
+# Sizes per mode. GPU: the issue's setting (ResNet-50, 224 px, seg 3, batch 32, 14 decode
+# workers). CPU: the same code paths at a size two cores finish in a few minutes.
+SIZES = {
+    "gpu": {
+        "synth": ["--classes", "10", "--videos-per-class", "40", "--width", "340",
+                  "--height", "256"],
+        "train": ["model.backbone=resnet50", "data.workers=14", "train.batch_size=32",
+                  "train.epochs=30", "train.lr_decay_epochs=[20, 26]", "train.warmup_epochs=1",
+                  "train.val_interval=10", "train.log_interval=5", "train.precision=bf16",
+                  "train.channels_last=true"],
+        "learns_top1": 0.3,  # 3x chance; not yet measured on a GPU
+        "bench": ["model.backbone=resnet50", "train.batch_size=32", "data.target_size=224"],
+        "bench_iters": ["--iters", "30", "--warmup", "10"],
+        "resume": ["model.backbone=resnet50", "train.batch_size=8", "data.target_size=112",
+                   "data.short_size=128"],
+        "resume_steps": (4, 8),
+        "fp16_steps": 40,
+    },
+    "cpu": {
+        "synth": ["--classes", "10", "--videos-per-class", "6", "--width", "160",
+                  "--height", "120"],
+        "train": ["model.backbone=resnet18", "model.width=16", "data.short_size=64",
+                  "data.target_size=56", "data.workers=1", "train.batch_size=8",
+                  "train.epochs=4", "train.lr_decay_epochs=[3]", "train.warmup_epochs=1",
+                  "train.val_interval=2", "train.log_interval=2", "train.lr=0.05"],
+        "learns_top1": None,  # too short to judge on a CPU; reported only
+        "bench": ["model.backbone=resnet18", "train.batch_size=2", "data.target_size=64"],
+        "bench_iters": ["--iters", "2", "--warmup", "1"],
+        "resume": ["model.backbone=resnet18", "train.batch_size=4",
+                   "data.target_size=56", "data.short_size=64"],
+        "resume_steps": (3, 6),
+        "fp16_steps": 0,  # fp16 needs a GPU
+    },
+}
+
+
+class GpuMemorySampler:
+    """Peak memory.used that nvidia-smi reports while the run goes (every 0.5 s)."""
+
+    def __init__(self):
+        self.peak = 0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.thread.start()
+
+    def loop(self):
+        while not self.done.wait(0.5):
+            try:
+                out = subprocess.run(["nvidia-smi", "--query-gpu=memory.used",
+                                      "--format=csv,noheader,nounits"], capture_output=True,
+                                     text=True, timeout=5).stdout
+                self.peak = max([self.peak] + [int(x) for x in out.split()])
+            except Exception:
+                pass
+
+    def stop(self):
+        self.done.set()
+        self.thread.join()
+        return self.peak
+
+
+def last_json_object(output):
+    """The last JSON object a benchmark printed (indented, '{' and '}' at line starts)."""
+    start = [m.start() for m in re.finditer(r"^\{", output, re.M)][-1]
+    return json.loads(output[start:output.index("\n}", start) + 2])
+
+
+def read_jsonl(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def count_lines(path):
+    with open(path) as f:
+        return sum(1 for line in f if line.strip() and not line.startswith("#"))
+
+
+def is_finite(x):
+    return x == x and abs(x) != float("inf")
+
+
+def tree_problem(manifest, root):
+    """Why the tree at `root` is not the one the bundle was built from, or None."""
+    if "tree" not in manifest:
+        return "the bundle records no tree: rebuild it with tools/gpu/prepare.sh"
+    changed = differences(manifest["tree"], root)
+    if not changed:
+        return None
+    return (f"{len(changed)} files differ from the tree the bundle was built from "
+            f"({manifest['git_commit']}), e.g. {', '.join(changed[:5])}: rebuild it with "
+            f"tools/gpu/prepare.sh")
+
+
+def data_overrides(data, num_classes=10):
+    """--set values that point a run at the synthetic set in `data`."""
+    return [f"data.root={data}", f"data.train_list={data}/train.list",
+            f"data.val_list={data}/val.list", f"data.test_list={data}/val.list",
+            f"model.num_classes={num_classes}"]
