@@ -4,6 +4,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "common/Error.h"
 #include "common/Logging.h"
@@ -41,13 +44,14 @@ void Job::startRunLog(const Config& config, const std::string& configPath) const
               world->hostname(), world->localRank(), world->localSize(), comm->backendName());
     // Where every rank runs, in rank 0's log: "ranks on hosts: node1 [0 1], node2 [2 3]".
     const auto& hosts = world->hosts();
-    std::vector<std::string> groups;
+    std::vector<std::pair<std::string, std::vector<size_t>>> runs;  // consecutive ranks per host
     for (size_t r = 0; r < hosts.size(); ++r) {
-      if (r > 0 && hosts[r] == hosts[r - 1]) {
-        groups.back().insert(groups.back().size() - 1, fmt::format(" {}", r));
-      } else {
-        groups.push_back(fmt::format("{} [{}]", hosts[r], r));
-      }
+      if (runs.empty() || runs.back().first != hosts[r]) runs.push_back({hosts[r], {}});
+      runs.back().second.push_back(r);
+    }
+    std::vector<std::string> groups;
+    for (const auto& [host, ranks] : runs) {
+      groups.push_back(fmt::format("{} [{}]", host, fmt::join(ranks, " ")));
     }
     log->info("ranks on hosts: {}", fmt::join(groups, ", "));
   }

@@ -11,7 +11,6 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <vector>
 
 namespace tsn {
 
@@ -93,12 +92,5 @@ class LocalCommunicator final : public Communicator {
   void broadcast(torch::Tensor&, int root) override;
   void barrier() override {}
 };
-
-/// Every rank's rows of `local` ([n_r, ...], n_r may differ between ranks), concatenated in
-/// rank order; on every rank.
-torch::Tensor gatherRows(const torch::Tensor& local, Communicator& comm);
-
-/// Every rank's string, in rank order; on every rank.
-std::vector<std::string> gatherStrings(const std::string& mine, Communicator& comm);
 
 }  // namespace tsn

@@ -29,6 +29,11 @@ std::unique_ptr<Communicator> makeNccl([[maybe_unused]] const DistConfig& dist,
 #endif
 }
 
+std::unique_ptr<Communicator> makeMpi(const DistConfig& dist, const MpiWorld& world) {
+  return std::make_unique<MpiCommunicator>(world, dist.timeoutS,
+                                           std::chrono::microseconds(dist.mpiProgressUs));
+}
+
 }  // namespace
 
 std::unique_ptr<Communicator> makeCommunicator(const DistConfig& dist, const MpiWorld* world) {
@@ -54,13 +59,10 @@ std::unique_ptr<Communicator> makeCommunicator(const DistConfig& dist, const Mpi
       return makeNccl(dist, *world);
     case DistBackend::Auto:
       if (world == nullptr) return std::make_unique<LocalCommunicator>();
-      if (ncclUsable()) return makeNccl(dist, *world);
-      return std::make_unique<MpiCommunicator>(*world, dist.timeoutS,
-                                               std::chrono::microseconds(dist.mpiProgressUs));
+      return ncclUsable() ? makeNccl(dist, *world) : makeMpi(dist, *world);
     case DistBackend::Mpi:
       if (world == nullptr) return std::make_unique<LocalCommunicator>();
-      return std::make_unique<MpiCommunicator>(*world, dist.timeoutS,
-                                               std::chrono::microseconds(dist.mpiProgressUs));
+      return makeMpi(dist, *world);
   }
   throw Error("unknown dist.backend");
 }

@@ -47,9 +47,9 @@ class MpiWork final : public DeadlineWork {
 
   bool poll() override {
     if (completion_) {
-      const int state = completion_->state.load();
-      if (state == 2) TSN_CHECK_MPI(completion_->code);
-      return state != 0;
+      const auto state = completion_->state.load();
+      if (state == MpiCompletion::Failed) TSN_CHECK_MPI(completion_->code);
+      return state == MpiCompletion::Done;
     }
     if (request_ == MPI_REQUEST_NULL) return true;
     int done = 0;

@@ -40,7 +40,7 @@ void MpiProgress::loop() {
       if (rc != MPI_SUCCESS || done) {
         auto& completion = *active[i].second;
         completion.code = rc;
-        completion.state.store(rc == MPI_SUCCESS ? 1 : 2);
+        completion.state.store(rc == MPI_SUCCESS ? MpiCompletion::Done : MpiCompletion::Failed);
         active.erase(active.begin() + static_cast<std::ptrdiff_t>(i));
       } else {
         ++i;

@@ -19,8 +19,9 @@ namespace tsn {
 
 /// How a tracked request ended.
 struct MpiCompletion {
-  std::atomic<int> state{0};  ///< 0 in flight, 1 done, 2 failed (code holds MPI's error)
-  int code = 0;
+  enum State { InFlight, Done, Failed };
+  std::atomic<State> state{InFlight};
+  int code = 0;  ///< MPI's error code once Failed (written before state)
 };
 
 class MpiProgress {

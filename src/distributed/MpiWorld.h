@@ -27,7 +27,7 @@ class MpiWorld {
   int size() const { return size_; }
   int localRank() const { return localRank_; }
   int localSize() const { return localSize_; }
-  std::string hostname() const { return hostname_; }
+  std::string hostname() const { return hosts_[rank_]; }
   /// Every rank's host name, by rank (gathered once at start).
   const std::vector<std::string>& hosts() const { return hosts_; }
   /// MPI allows calls from several threads at once (MPI_THREAD_MULTIPLE).
@@ -45,7 +45,6 @@ class MpiWorld {
   int size_ = 1;
   int localRank_ = 0;
   int localSize_ = 1;
-  std::string hostname_;
   std::vector<std::string> hosts_;
   bool threadMultiple_ = false;
 };

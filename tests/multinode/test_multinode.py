@@ -24,6 +24,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 from tiny_config import tiny_config  # noqa: E402
 import slurm_jobs  # noqa: E402
+from slurm_jobs import read  # noqa: E402
 
 SOURCE, BUILD, SCENARIO = sys.argv[1], sys.argv[2], sys.argv[3]
 EMU = os.path.join(SOURCE, "cluster", "emulated")
@@ -110,17 +111,14 @@ def node_pids(node):
     return run(f"ip netns pids tsnemu-{node}", check=False).stdout.split()
 
 
-def wait_for_checkpoint(work, process, log, timeout=120):
+def wait_for_first_checkpoint(work, running, log, timeout=120):
+    """Until the run in `work` has written epoch 1's checkpoint; `running()` says whether its
+    job still runs, `log` is its output file."""
     deadline = time.time() + timeout
     while not glob.glob(os.path.join(work, "checkpoints", "e001_*.pt")):
-        assert process.poll() is None, f"the job ended before its first checkpoint:\n{read(log)}"
-        assert time.time() < deadline, "no checkpoint of epoch 1 in time"
+        assert running(), f"the job ended before its first checkpoint:\n{read(log)}"
+        assert time.time() < deadline, f"no checkpoint of epoch 1 in time:\n{read(log)}"
         time.sleep(0.1)
-
-
-def read(path):
-    with open(path, errors="replace") as f:
-        return f.read()
 
 
 def wait_for_exit(process, log, bound):
@@ -167,7 +165,7 @@ def lose_node(how):
             f"exec {wrapper(1, env['TSN_EMU_HOSTFILE'])} --config {cfg} --set train.epochs={EPOCHS}",
             shell=True, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     work = os.path.join(SUITE, name)
-    wait_for_checkpoint(work, process, log)
+    wait_for_first_checkpoint(work, lambda: process.poll() is None, log)
     time.sleep(0.5)  # into epoch 2's all-reduces
     lost_at = time.time()
     try:
@@ -212,12 +210,8 @@ def sbatch_training(name, nodes, epochs, fresh=True, **env):
     return job, out, os.path.join(SUITE, name)
 
 
-def wait_for_first_checkpoint(job, out, work):
-    deadline = time.time() + 120
-    while not glob.glob(os.path.join(work, "checkpoints", "e001_*.pt")):
-        assert time.time() < deadline, slurm_jobs.read(out)
-        assert slurm_jobs.job_info(job)["JobState"] in ("PENDING", "RUNNING"), slurm_jobs.read(out)
-        time.sleep(0.2)
+def slurm_job_runs(job):
+    return lambda: slurm_jobs.job_info(job)["JobState"] in ("PENDING", "RUNNING")
 
 
 def slurm_scenario():
@@ -225,7 +219,7 @@ def slurm_scenario():
     if SCENARIO == "slurm-train":
         job, out, work = sbatch_training("slurm-train", 2, 4)
         info = slurm_jobs.wait_for(job, timeout=120)
-        log = slurm_jobs.read(out)
+        log = read(out)
         assert info["JobState"] == "COMPLETED" and info["ExitCode"] == "0:0", (info, log)
         assert "ranks on hosts: node1 [0], node2 [1]" in log, log
         assert glob.glob(os.path.join(work, "checkpoints", "e004_*.pt")), log
@@ -235,10 +229,10 @@ def slurm_scenario():
         # SIGUSR1 to the job: both nodes' ranks checkpoint, exit 75, the job requeues, starts
         # again on both nodes and resumes.
         job, out, work = sbatch_training("slurm-requeue", 2, 200)
-        wait_for_first_checkpoint(job, out, work)
+        wait_for_first_checkpoint(work, slurm_job_runs(job), out)
         slurm_jobs.run("scancel", "--signal=USR1", job)
         info = slurm_jobs.wait_for(job, timeout=200)
-        log = slurm_jobs.read(out)
+        log = read(out)
         assert info["JobState"] == "COMPLETED" and info["ExitCode"] == "0:0", (info, log)
         assert int(info["Restarts"]) == 1, info
         assert "requeueing (restart 1" in log and "resumed from" in log, log
@@ -250,18 +244,18 @@ def slurm_scenario():
         # Every process of node2 killed, slurmd included: the job ends (the rank on node1
         # times out, names rank 1 on node2 and aborts the step); a job on node1 alone resumes.
         job, out, work = sbatch_training("slurm-node-lost", 2, 200, TSN_MAX_REQUEUES=0)
-        wait_for_first_checkpoint(job, out, work)
+        wait_for_first_checkpoint(work, slurm_job_runs(job), out)
         lost_at = time.time()
         run(f"kill -9 {' '.join(node_pids('node2'))}")
         # Slurm ends the step once it gives up on node2 (SlurmdTimeout, 20 s in slurm.sh).
         info = slurm_jobs.wait_for(job, timeout=TIMEOUT_S + MARGIN_S + 30)
         ended = time.time() - lost_at
-        log = slurm_jobs.read(out)
+        log = read(out)
         assert info["JobState"] in ("FAILED", "NODE_FAIL", "CANCELLED"), (info, log)
         newest = newest_checkpoint(work)
         again, out2, _ = sbatch_training("slurm-node-lost", 1, 200, fresh=False)
         info2 = slurm_jobs.wait_for(again, timeout=200)
-        log2 = slurm_jobs.read(out2)
+        log2 = read(out2)
         assert info2["JobState"] == "COMPLETED", (info2, log2)
         assert f"resumed from {newest}" in log2, log2
         print(f"job {job}: node2 lost, job {info['JobState']} after {ended:.1f} s; job {again} "

@@ -138,7 +138,7 @@ class Check:
         m = re.search(r"(\d+) GPUs? visible", version)
         info["bundle_gpus"] = int(m.group(1)) if m else None
         self.result["environment"] = info
-        # The bundle is built against one LibTorch (ABI) and from one commit (tests.json, check.py).
+        # The bundle is built against one LibTorch (ABI) and from one tree (tests.json, check.py).
         wanted = manifest["versions"]["torch"]
         problems = [f"{len(missing)} libraries not found"] if missing else []
         if info.get("torch") != wanted:
@@ -147,16 +147,15 @@ class Check:
             problems.append("GPU mode, but python3's torch sees no GPU")
         if self.mode == "gpu" and not info["bundle_gpus"]:
             problems.append(f"GPU mode, but the bundle's LibTorch sees no GPU: {info['tsn_dist']}")
-        record = {"status": "failed" if problems else "passed"}
-        if problems:
-            record["why"] = "; ".join(problems)
-            record["missing"] = missing[:20]
         # The tree this runs in must be the one the bundle was built from (its scripts, configs
         # and tests.json go together); .git does not travel, so file contents are compared.
         other_tree = tree_problem(manifest, ROOT)
         if other_tree:
-            record["status"] = "failed"
-            record["why"] = "; ".join(filter(None, [record.get("why"), other_tree]))
+            problems.append(other_tree)
+        record = {"status": "failed" if problems else "passed"}
+        if problems:
+            record["why"] = "; ".join(problems)
+            record["missing"] = missing[:20]
         return record
 
     def cuda_tests(self):
