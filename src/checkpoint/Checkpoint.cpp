@@ -62,6 +62,7 @@ class Reader {
   Reader(c10::impl::GenericDict dict, std::string file)
       : d_(std::move(dict)), file_(std::move(file)) {}
 
+  bool has(const std::string& key) const { return d_.contains(key); }
   c10::IValue at(const std::string& key) const {
     if (!d_.contains(key)) fail(fmt::format("has no '{}'", key));
     return d_.at(key);
@@ -193,6 +194,7 @@ std::string serializeCheckpoint(const Checkpoint& c) {
   rng.insert("cpu", c.rngCpu.defined() ? c.rngCpu.contiguous() : torch::empty({0}, torch::kUInt8));
   if (c.rngCuda.defined()) rng.insert("cuda", c.rngCuda.contiguous());
   d.insert("rng", rng);
+  if (!c.rankBuffers.empty()) d.insert("rank_buffers", toDict(c.rankBuffers));
   d.insert("config", c.config);
   d.insert("config_hash", c.configHash);
   d.insert("train_list_hash", c.trainListHash);
@@ -251,6 +253,7 @@ Checkpoint readCheckpoint(const std::filesystem::path& file) {
   if (!rng.contains("cpu") || !rng.at("cpu").isTensor()) r.fail("rng has no cpu state");
   c.rngCpu = rng.at("cpu").toTensor();
   if (rng.contains("cuda") && rng.at("cuda").isTensor()) c.rngCuda = rng.at("cuda").toTensor();
+  if (r.has("rank_buffers")) c.rankBuffers = r.tensors(r.dict("rank_buffers"), "rank_buffers");
   c.config = r.text("config");
   c.configHash = r.text("config_hash");
   c.trainListHash = r.text("train_list_hash");

@@ -10,6 +10,8 @@
 ///   loss_scale   {"scale", "good_steps"} (fp16)
 ///   rng          {"cpu": uint8 [world_size, n]: each rank's CPU generator; "cuda": the same
 ///                for the GPU each rank used, on GPU runs}
+///   rank_buffers name -> [world_size, ...]: each rank's own floating-point buffers (BatchNorm
+///                running statistics; `model` holds their mean), on runs of more than one rank
 ///   config       the resolved TOML; config_hash, train_list_hash, val_list_hash (hex)
 ///   world_size, backbone, num_classes, metrics (JSON text: best top-1, last validation)
 ///   format = "tsn-dist checkpoint", version = 1
@@ -42,6 +44,7 @@ struct Checkpoint {
   int64_t lossScaleGoodSteps = 0;
   torch::Tensor rngCpu;   ///< uint8 [world_size, n]
   torch::Tensor rngCuda;  ///< uint8 [world_size, n]: each rank's CUDA generator; undefined on CPU
+  StateDict rankBuffers;  ///< name -> [world_size, ...]; empty for one rank
   std::string config;
   std::string configHash, trainListHash, valListHash;
   int64_t worldSize = 1;

@@ -22,7 +22,9 @@ void averageBuffers(torch::nn::Module& module, Communicator& comm) {
   }
   if (buffers.empty()) return;
   std::vector<torch::Tensor> flat;
-  for (const auto& b : buffers) flat.push_back(b.reshape(-1).to(torch::kFloat32));
+  // In float64 the sum of equal values is exact: averaging statistics that are already one
+  // (again, after a resume) leaves them as they are.
+  for (const auto& b : buffers) flat.push_back(b.reshape(-1).to(torch::kFloat64));
   auto all = torch::cat(flat);
   comm.allReduce(all, ReduceOp::Sum);
   all.div_(comm.size());
@@ -31,6 +33,29 @@ void averageBuffers(torch::nn::Module& module, Communicator& comm) {
     b.copy_(all.narrow(0, offset, b.numel()).view(b.sizes()));
     offset += b.numel();
   }
+}
+
+std::map<std::string, torch::Tensor> gatherBuffers(torch::nn::Module& module, Communicator& comm) {
+  torch::NoGradGuard noGrad;
+  std::vector<std::pair<std::string, torch::Tensor>> buffers;
+  for (const auto& b : module.named_buffers()) {
+    if (b.value().is_floating_point()) buffers.emplace_back(b.key(), b.value());
+  }
+  std::map<std::string, torch::Tensor> out;
+  if (buffers.empty()) return out;
+  // One collective: float64 holds every float32, float16 and bfloat16 value exactly.
+  std::vector<torch::Tensor> flat;
+  for (const auto& [name, b] : buffers)
+    flat.push_back(b.reshape(-1).to(torch::kCPU, torch::kFloat64));
+  const auto all = comm.allGather(torch::cat(flat));  // [size, total]
+  int64_t offset = 0;
+  for (const auto& [name, b] : buffers) {
+    auto shape = b.sizes().vec();
+    shape.insert(shape.begin(), comm.size());
+    out.emplace(name, all.narrow(1, offset, b.numel()).reshape(shape).to(b.scalar_type()));
+    offset += b.numel();
+  }
+  return out;
 }
 
 uint64_t moduleHash(const torch::nn::Module& module) {

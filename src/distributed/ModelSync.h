@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "distributed/Communicator.h"
@@ -14,9 +15,15 @@ namespace tsn {
 void broadcastModule(torch::nn::Module& module, Communicator& comm);
 
 /// Averages the floating-point buffers (BatchNorm running statistics) over all ranks, in place.
-/// Each rank's statistics follow its own batches; before validation and checkpoints they are
-/// made one (as DDP's buffer broadcast, but from every rank's data).
+/// Each rank's statistics follow its own batches; before validation they are made one (as
+/// DDP's buffer broadcast, but from every rank's data).
 void averageBuffers(torch::nn::Module& module, Communicator& comm);
+
+/// Every rank's floating-point buffers by name, each stacked as [size(), ...] on the CPU in its
+/// own dtype; collective. A checkpoint keeps them so that a resumed rank continues from its own
+/// statistics: averaging them at a stop the uninterrupted run never made would change the
+/// rounding of everything after it.
+std::map<std::string, torch::Tensor> gatherBuffers(torch::nn::Module& module, Communicator& comm);
 
 /// What must be equal on every rank before training starts.
 struct Fingerprint {

@@ -30,6 +30,21 @@ void setGeneratorState(const torch::Device& device, const torch::Tensor& state) 
   gen.set_state(state.clone());
 }
 
+/// This rank's own floating-point buffers (its row of the checkpoint's rank_buffers), over the
+/// mean that loadWeights put there.
+void restoreRankBuffers(torch::nn::Module& model, const StateDict& rankBuffers, int rank,
+                        const std::string& source) {
+  torch::NoGradGuard noGrad;
+  for (auto& b : model.named_buffers()) {
+    const auto own = rankBuffers.find(b.key());
+    if (own == rankBuffers.end()) continue;
+    const auto row = own->second[rank];
+    TSN_CHECK(row.sizes() == b.value().sizes(), "{}: rank_buffers.{} has another shape", source,
+              b.key());
+    b.value().copy_(row);
+  }
+}
+
 }  // namespace
 
 Trainer::Trainer(const Config& config, Tsn model, ClipLoader& trainLoader, ClipLoader& valLoader,
@@ -82,6 +97,7 @@ void Trainer::restore(const Checkpoint& ckpt, const std::string& source) {
   if (ckpt.worldSize == comm_.size() && ckpt.rngCpu.dim() == 2 &&
       ckpt.rngCpu.size(0) == comm_.size()) {
     setGeneratorState(torch::kCPU, ckpt.rngCpu[comm_.rank()]);
+    restoreRankBuffers(*model_, ckpt.rankBuffers, comm_.rank(), source);
     if (device_.is_cuda() && ckpt.rngCuda.defined() && ckpt.rngCuda.size(0) == comm_.size()) {
       setGeneratorState(device_, ckpt.rngCuda[comm_.rank()]);
     }
@@ -112,7 +128,15 @@ Checkpoint Trainer::snapshot(int64_t epoch, int64_t iter) {
   c.rngCpu = comm_.allGather(generatorState(torch::kCPU));
   if (device_.is_cuda()) c.rngCuda = comm_.allGather(generatorState(device_));
   for (const auto& p : model_->named_parameters()) c.model.emplace(p.key(), p.value());
-  for (const auto& b : model_->named_buffers()) c.model.emplace(b.key(), b.value());
+  // The model holds the mean of every rank's statistics; each rank's own stay beside them, and
+  // the running model is left as it is (a checkpoint never changes the run it records).
+  if (comm_.size() > 1) c.rankBuffers = gatherBuffers(*model_, comm_);  // collective
+  for (const auto& b : model_->named_buffers()) {
+    const auto own = c.rankBuffers.find(b.key());
+    c.model.emplace(b.key(), own == c.rankBuffers.end()
+                                 ? b.value()
+                                 : own->second.to(torch::kFloat64).mean(0).to(b.value().dtype()));
+  }
   c.momentum = trainingStep_.optimizer().momentum();
   c.epoch = epoch;
   c.iter = iter;
@@ -142,7 +166,6 @@ Checkpoint Trainer::snapshot(int64_t epoch, int64_t iter) {
 void Trainer::saveCheckpoint(int64_t epoch, int64_t iter, bool validationPending) {
   if (step_ == lastSavedStep_ && !pendingBest_ && !validationPending) return;
   Stopwatch time;
-  averageBuffers(*model_, comm_);
   Checkpoint c = snapshot(epoch, iter);  // collective
   if (validationPending) c.metrics["validation_pending"] = true;
   if (comm_.rank() == 0) {

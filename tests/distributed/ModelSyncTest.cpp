@@ -94,6 +94,37 @@ TEST(DataParallel, BatchNormStatisticsAreAveragedOverRanks) {
   EXPECT_EQ(bn->num_batches_tracked.item<int64_t>(), 0);  // integers are left alone
 }
 
+TEST(DataParallel, AveragingStatisticsThatAreAlreadyOneLeavesThemBitwise) {
+  // After a resume every rank starts from the same averaged statistics and a validation that
+  // was cut short averages them again: that must change nothing (in float32, a + a + a rounds).
+  MpiCommunicator comm(*gWorld, 60);
+  auto bn = torch::nn::BatchNorm2d(64);
+  torch::NoGradGuard noGrad;
+  torch::manual_seed(5);  // the same values on every rank
+  bn->running_mean.copy_(torch::randn({64}));
+  bn->running_var.copy_(torch::rand({64}) * 3);
+  const auto mean = bn->running_mean.clone(), var = bn->running_var.clone();
+  averageBuffers(*bn, comm);
+  EXPECT_TRUE(torch::equal(bn->running_mean, mean));
+  EXPECT_TRUE(torch::equal(bn->running_var, var));
+}
+
+TEST(DataParallel, GatheredBuffersAreEveryRanksOwnBitwise) {
+  MpiCommunicator comm(*gWorld, 60);
+  auto bn = torch::nn::BatchNorm2d(8);
+  torch::NoGradGuard noGrad;
+  torch::manual_seed(20 + comm.rank());
+  bn->running_mean.copy_(torch::randn({8}));
+  const auto all = comm.allGather(bn->running_mean.clone());
+  const auto gathered = gatherBuffers(*bn, comm);
+  ASSERT_EQ(gathered.size(), 2u);  // running_mean and running_var; not num_batches_tracked
+  const auto& means = gathered.at("running_mean");
+  EXPECT_EQ(means.sizes(), (std::vector<int64_t>{comm.size(), 8}));
+  EXPECT_EQ(means.scalar_type(), torch::kFloat32);
+  EXPECT_TRUE(torch::equal(means, all));
+  EXPECT_TRUE(torch::equal(gathered.at("running_var")[comm.rank()], bn->running_var));
+}
+
 TEST(DataParallel, AFingerprintMismatchIsRefusedOnEveryRank) {
   MpiCommunicator comm(*gWorld, 60);
   Fingerprint same{1, 2, 3, 4, static_cast<uint64_t>(comm.size())};

@@ -177,8 +177,10 @@ void expectBitwiseEqual(const StateDict& a, const StateDict& b, const char* what
   }
 }
 
-// Dropout on, 2 ranks, a checkpoint every 3 steps: stop mid-way through the second epoch,
-// resume with --resume auto, and end with the very parameters of a run never interrupted.
+// Dropout on, 2 ranks, a checkpoint every 3 steps: stop one step before the end of the second
+// epoch at a step that has no checkpoint in the uninterrupted run, resume with --resume auto,
+// and end with the very parameters (and BatchNorm statistics) of a run never interrupted. The
+// stop's checkpoint must not change the run: a rounding it made would outlive one step.
 TEST_F(DistributedCli, StoppedMidEpochAndResumedEqualsAnUninterruptedRunBitwise) {
   const auto cfg = config("[checkpoint]\ninterval_iters = 3\nkeep_last = 2").string();
   const auto whole = dir_->path() / "whole", parts = dir_->path() / "parts";
@@ -190,7 +192,8 @@ TEST_F(DistributedCli, StoppedMidEpochAndResumedEqualsAnUninterruptedRunBitwise)
   ASSERT_EQ(reference.epoch, 2);
   const int64_t stepsPerEpoch = reference.step / 2;
   ASSERT_GE(stepsPerEpoch, 3);
-  const int64_t stopAt = stepsPerEpoch + 2;  // inside epoch 2
+  int64_t stopAt = 2 * stepsPerEpoch - 1;  // inside epoch 2
+  if (stopAt % 3 == 0) --stopAt;           // not a step of interval_iters
 
   r = mpirun(run + " --set train.work_dir=" + parts.string() +
              fmt::format(" --set train.max_steps={}", stopAt));
@@ -198,12 +201,18 @@ TEST_F(DistributedCli, StoppedMidEpochAndResumedEqualsAnUninterruptedRunBitwise)
   const Checkpoint stopped = newest(parts);
   EXPECT_EQ(stopped.step, stopAt);
   EXPECT_EQ(stopped.epoch, 1);
-  EXPECT_EQ(stopped.iter, 2);
+  EXPECT_EQ(stopped.iter, stopAt - stepsPerEpoch);
   EXPECT_EQ(stopped.rngCpu.size(0), 2);  // both ranks' random state
+  // Both ranks' own BatchNorm statistics (they saw other clips), and their mean in the model.
+  const auto& means = stopped.rankBuffers.at("backbone.bn1.running_mean");
+  EXPECT_EQ(means.size(0), 2);
+  EXPECT_FALSE(torch::equal(means[0], means[1]));
+  EXPECT_TRUE(torch::allclose(stopped.model.at("backbone.bn1.running_mean"), means.mean(0)));
 
   r = mpirun(run + " --set train.work_dir=" + parts.string() + " --resume auto");
   ASSERT_EQ(r.exitCode, 0) << r.output;
-  EXPECT_THAT(r.output, HasSubstr(fmt::format("epoch 2 batch 2, step {}", stopAt)));
+  EXPECT_THAT(r.output,
+              HasSubstr(fmt::format("epoch 2 batch {}, step {}", stopAt - stepsPerEpoch, stopAt)));
   const Checkpoint resumed = newest(parts);
   EXPECT_EQ(resumed.step, reference.step);
   expectBitwiseEqual(reference.model, resumed.model, "model");
