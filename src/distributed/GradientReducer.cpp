@@ -30,6 +30,16 @@ GradientReducer::GradientReducer(std::vector<torch::Tensor> parameters, Communic
   for (auto& b : buckets_) {
     const auto& last = params_[b.members.back()];
     b.flat = torch::zeros({b.offsets.back() + last.numel()}, last.options().requires_grad(false));
+    for (size_t m = 0; m < b.members.size(); ++m) {
+      const torch::Tensor& p = params_[b.members[m]];
+      // A dense parameter (contiguous or channels-last) keeps its strides over its span.
+      b.views.push_back(p.is_non_overlapping_and_dense()
+                            ? b.flat.as_strided(p.sizes(), p.strides(), b.offsets[m])
+                            : b.flat.narrow(0, b.offsets[m], p.numel()).view(p.sizes()));
+    }
+  }
+  if (!buckets_.empty()) {
+    scale_ = torch::scalar_tensor(1.0 / comm_.size(), buckets_.front().flat.options());
   }
   for (size_t k = 0; k < params_.size(); ++k) {
     hooks_.push_back(
@@ -56,7 +66,9 @@ void GradientReducer::onGradient(size_t param, const torch::Tensor& grad) {
   Bucket& b = buckets_[bucketIndex];
   TSN_CHECK(!received_[param], "parameter {} received two gradients in one step", param);
   received_[param] = true;
-  b.flat.narrow(0, b.offsets[member], grad.numel()).copy_(grad.reshape(-1));
+  // Averaged on the way in: the sum over ranks is then the average (exact for a power-of-two
+  // world size; otherwise within a rounding of sum / size).
+  torch::mul_out(b.views[member], grad, scale_);
   if (--b.pending == 0) launchReadyBuckets();
   // Buckets already in flight progress only while someone calls into the library: every
   // gradient that arrives gives them a turn.
@@ -82,25 +94,14 @@ void GradientReducer::finish() {
     if (received_[k]) continue;
     const auto [bucketIndex, member] = where_[k];
     Bucket& b = buckets_[bucketIndex];
-    b.flat.narrow(0, b.offsets[member], params_[k].numel()).zero_();
+    b.views[member].zero_();
     --b.pending;
   }
   launchReadyBuckets();
   TSN_CHECK(nextToLaunch_ == buckets_.size(), "gradient buckets left unlaunched");
-  const double scale = 1.0 / comm_.size();
   for (auto& b : buckets_) {
     b.work->wait();
-    // Averaged while copied back: one pass over the bucket.
-    const auto factor = torch::scalar_tensor(scale, b.flat.options());
-    for (size_t m = 0; m < b.members.size(); ++m) {
-      torch::Tensor& p = params_[b.members[m]];
-      const auto summed = b.flat.narrow(0, b.offsets[m], p.numel()).view(p.sizes());
-      if (p.mutable_grad().defined()) {
-        torch::mul_out(p.mutable_grad(), summed, factor);
-      } else {
-        p.mutable_grad() = summed * factor;
-      }
-    }
+    for (size_t m = 0; m < b.members.size(); ++m) params_[b.members[m]].mutable_grad() = b.views[m];
   }
   resetStep();
 }

@@ -4,10 +4,13 @@
 /// Trainable parameters are packed, in reverse registration order (roughly the order backward
 /// produces their gradients), into buckets of about `bucketMb` megabytes; the layout depends
 /// only on the parameter list, so it is identical on every rank. A hook on each parameter copies
-/// its gradient into its bucket; when a bucket is full its all-reduce starts, buckets strictly in
-/// order (every rank must issue collectives in the same order). finish() starts what is left
-/// (a parameter without a gradient this step contributes zeros), waits, divides by the world size
-/// and writes the averages into the parameters' .grad.
+/// its gradient, divided by the world size, into its bucket (one pass); when a bucket is full its
+/// all-reduce starts, buckets strictly in order (every rank must issue collectives in the same
+/// order). finish() starts what is left (a parameter without a gradient this step contributes
+/// zeros), waits, and makes each parameter's .grad a view of its place in the bucket, with the
+/// parameter's strides (as DDP's gradient_as_bucket_view): no copy back. The optimizer must
+/// reset gradients to none before the next backward (Sgd::zeroGrad does), or autograd would add
+/// into the bucket.
 
 #include <torch/torch.h>
 
@@ -39,6 +42,7 @@ class GradientReducer {
     std::vector<size_t> members;   ///< parameter indices
     std::vector<int64_t> offsets;  ///< element offset of each member in `flat`
     torch::Tensor flat;
+    std::vector<torch::Tensor> views;  ///< each member's place in `flat`, shaped as it
     size_t pending = 0;
     std::shared_ptr<Work> work;
   };
@@ -54,6 +58,7 @@ class GradientReducer {
   std::vector<Bucket> buckets_;
   std::vector<std::pair<size_t, size_t>> where_;  ///< param -> (bucket, member)
   std::vector<bool> received_;
+  torch::Tensor scale_;  ///< 1 / world size
   size_t nextToLaunch_ = 0;
   size_t launchedEarly_ = 0;
 };

@@ -84,5 +84,28 @@ TEST(GradientReducer, ADestroyedReducerLeavesNoHookOnTheParameters) {
   EXPECT_EQ(first.allReduces, 0);
 }
 
+TEST(GradientReducer, GradientsAreViewsOfTheBucketsWithTheParametersStrides) {
+  // No copy back after the all-reduce: each .grad is its place in the bucket, channels-last
+  // where the parameter is, and the next step's gradients land in the same memory.
+  std::vector<torch::Tensor> params{
+      torch::zeros({8, 3, 3, 3}).contiguous(torch::MemoryFormat::ChannelsLast).requires_grad_(),
+      torch::zeros({10}, torch::requires_grad())};
+  CountingCommunicator comm;
+  GradientReducer reducer(params, comm, 1.0);
+  ASSERT_EQ(reducer.bucketCount(), 1u);
+  const void* first = nullptr;
+  for (int step = 0; step < 2; ++step) {
+    for (auto& p : params) p.mutable_grad() = torch::Tensor();
+    const auto w = torch::randn({8, 3, 3, 3}), v = torch::randn({10});
+    ((params[0] * w).sum() + (params[1] * v).sum()).backward();
+    reducer.finish();
+    EXPECT_TRUE(torch::equal(params[0].grad(), w));
+    EXPECT_TRUE(torch::equal(params[1].grad(), v));
+    EXPECT_EQ(params[0].grad().strides(), params[0].strides());
+    if (step == 0) first = params[0].grad().data_ptr();
+    EXPECT_EQ(params[0].grad().data_ptr(), first) << "step " << step;
+  }
+}
+
 }  // namespace
 }  // namespace tsn

@@ -53,7 +53,13 @@ int runAllReduce(const AllReduceOptions& o, int* argc, char*** argv) {
   GradientReducer reducer(params, comm, o.bucketMb);
   std::vector<torch::Tensor> grads;
   for (const auto& p : params) grads.push_back(torch::randn_like(p));
+  // As the trainer's optimizer does: gradients reset to none before each backward (the
+  // reducer's gradients are views of its buckets).
+  const auto resetGrads = [](torch::nn::Module& m) {
+    for (auto& p : m.parameters()) p.mutable_grad().reset();
+  };
   const auto fakeBackward = [&] {
+    resetGrads(*model);
     auto loss = torch::zeros({});
     for (size_t k = 0; k < params.size(); ++k) loss = loss + (params[k] * grads[k]).sum();
     loss.backward();
@@ -84,7 +90,7 @@ int runAllReduce(const AllReduceOptions& o, int* argc, char*** argv) {
   double finishWait = 0;
   const double withReducer = bench::secondsPerCall(
       [&] {
-        model->zero_grad();
+        resetGrads(*model);
         torch::cross_entropy_loss(model->forward(clips), labels).backward();
         finishClock.reset();
         reducer.finish();
@@ -98,14 +104,13 @@ int runAllReduce(const AllReduceOptions& o, int* argc, char*** argv) {
     Tsn plain(mc);
     return bench::secondsPerCall(
         [&] {
-          plain->zero_grad();
+          resetGrads(*plain);
           torch::cross_entropy_loss(plain->forward(clips), labels).backward();
         },
         o.iters);
   }();
   // What backward hid: the reduction takes bucketedComm on its own; whatever of it is still
-  // outstanding when backward ends is the wait in finish() (which also averages and copies
-  // back, so this share errs low).
+  // outstanding when backward ends is the wait in finish().
   const double hidden = std::clamp(1.0 - finishWait / bucketedComm, 0.0, 1.0);
 
   if (world.rank() == 0) {
