@@ -64,14 +64,65 @@ def test_manifest(build, mpirun):
 def shared_libraries(binary, library_path):
     env = dict(os.environ, LD_LIBRARY_PATH=library_path)
     out = subprocess.run(["ldd", binary], check=True, capture_output=True, text=True, env=env).stdout
-    libs = {}
-    for line in out.splitlines():
-        m = re.match(r"\s*(\S+) => (\S+)", line)
-        if m:
-            libs[m.group(1)] = m.group(2)
-        elif "not found" in line:
-            sys.exit(f"{binary}: {line.strip()} (library path {library_path})")
+    libs = ldd_map(out)
+    missing = [soname for soname, path in libs.items() if path is None]
+    if missing:
+        sys.exit(f"{binary}: {', '.join(missing)} not found (library path {library_path})")
     return libs
+
+
+# LibTorch's CUDA side: a binary of the CUDA variant that does not load these would run on the
+# CPU only, and the check would learn it only on the GPU machine.
+CUDA_LIBS = ("libtorch_cuda.so", "libc10_cuda.so")
+
+
+def ldd_map(ldd_output):
+    """soname -> resolved path (None where ldd says 'not found') from ldd's output."""
+    libs = {}
+    for line in ldd_output.splitlines():
+        m = re.match(r"\s*(\S+) => (not found|\S+)", line)
+        if m:
+            libs[m.group(1)] = None if m.group(2) == "not found" else m.group(2)
+    return libs
+
+
+def library_problems(binary, libs, allowed, needs_cuda):
+    """What stops `binary` loading there: a library not found, or found somewhere the GPU
+    machine does not have (anything outside `allowed` prefixes that is not a system library,
+    e.g. the CUDA toolkit's lib64 or /usr/lib); CUDA libraries not linked."""
+    problems = []
+    for soname, path in sorted(libs.items()):
+        if path is None:
+            problems.append(f"{binary}: {soname} not found")
+        elif not SYSTEM_LIBS.match(soname) and not os.path.realpath(path).startswith(allowed):
+            problems.append(f"{binary}: {soname} resolves to {path}, which the GPU machine lacks")
+    if needs_cuda:
+        missing = [lib for lib in CUDA_LIBS if lib not in libs]
+        if missing:
+            problems.append(f"{binary}: not linked against {', '.join(missing)} (LibTorch's "
+                            f"CUDA side): it would run on the CPU only")
+    return problems
+
+
+def verify(bundle, torch_dir, nvidia_dir):
+    """Every carried program resolves each library exactly as env.sh makes the GPU machine
+    search: the bundle, LibTorch's lib, the nvidia wheels' libs, then the system's own (no
+    CUDA toolkit there). The programs that link LibTorch load its CUDA libraries."""
+    search = [os.path.join(bundle, "lib"), os.path.join(bundle, "mpi", "lib"),
+              os.path.join(torch_dir, "lib")]
+    search += sorted(d for d in (os.path.join(nvidia_dir, n, "lib") for n in os.listdir(nvidia_dir))
+                     if os.path.isdir(d))
+    allowed = tuple(os.path.realpath(p) + os.sep for p in (bundle, torch_dir, nvidia_dir))
+    with open(os.path.join(bundle, "manifest.json")) as f:
+        binaries = json.load(f)["binaries"]
+    env = {"PATH": os.environ.get("PATH", ""), "LD_LIBRARY_PATH": ":".join(search)}
+    problems = []
+    for rel in binaries:
+        out = subprocess.run(["ldd", os.path.join(bundle, rel)], capture_output=True, text=True,
+                             env=env).stdout
+        libs = ldd_map(out)
+        problems += library_problems(rel, libs, allowed, needs_cuda="libtorch.so" in libs)
+    return problems
 
 
 def copy_binary(src, dst):
@@ -144,6 +195,12 @@ def assemble(args):
         json.dump(manifest, f, indent=2)
     print(f"[bundle] {len(carried)} programs, {len(libs)} libraries, {len(tests)} CUDA tests, "
           f"{manifest['bytes'] / 2**20:.1f} MiB")
+    if args.torch_dir:
+        problems = verify(bundle, args.torch_dir, args.nvidia_dir)
+        if problems:
+            sys.exit("[bundle] would not load on the GPU machine:\n  " + "\n  ".join(problems))
+        print("[bundle] every program resolves its libraries as the GPU machine will search "
+              "them, and links LibTorch's CUDA libraries")
 
 
 def main():
@@ -156,6 +213,8 @@ def main():
     a.add_argument("--exclude", action="append", default=[])
     a.add_argument("--library-path", required=True)
     a.add_argument("--versions", nargs="*", default=[])
+    a.add_argument("--torch-dir", help="the GPU machine's LibTorch (verify against it)")
+    a.add_argument("--nvidia-dir", help="its nvidia wheels (nccl, cuda_runtime, ...)")
     args = parser.parse_args()
     assemble(args)
 

@@ -1,19 +1,23 @@
 #!/usr/bin/env python3
 """The GPU check's steps (tools/gpu/check.sh sets up the environment and calls this).
 
-Each step runs with a time limit inside one overall budget, records what it measured and a
-status in OUT/check.json (rewritten after every step, so a run cut short keeps what it did):
+The steps run in check_support.PLAN's order, each with its own cap inside one overall budget
+and a minimum start (less left: not_run); each records what it measured and a status in
+OUT/check.json (rewritten after every step, so a run cut short keeps what it did):
   passed / failed  the step ran and met / missed its criterion
   not_run          the step (or the CUDA part of it) could not run here: never counted as passed
 
   environment   GPU, driver, torch, the bundle's manifest; every bundle program loads
-  cuda_tests    every CUDA-labelled CTest test of the bundle (tests.json)
   train_e2e     single-GPU tsn_dist on a synthetic set: learns, clips/s, data-wait share,
                 peak GPU memory; tsn_eval of its best checkpoint
   bench         tsn_bench train (our step) vs tools/bench/bench_pytorch_tsn.py, fp32 and
-                bf16 + channels_last; ratio ours / PyTorch
+                bf16 + channels_last; ratio ours / PyTorch (what one run measured is kept)
   resume_fp16   a GPU checkpoint resumed equals the uninterrupted run bitwise and loads on
                 the CPU; fp16 with loss scaling trains without skipping every step
+  cuda_tests    the CUDA-labelled CTest tests of the bundle (tests.json) that need no mpirun
+  nccl_mpi      those that run under mpirun (NCCL and Open MPI), last
+Every command runs in its own process group (killed as one on its timeout) with NCCL_DEBUG=WARN;
+warning lines of every output go to OUT/warnings.log and are counted in check.json.
 
 In CPU mode (--mode cpu: no GPU, e.g. on the machine that prepared the bundle) the same steps
 run at a small size; whatever needs a GPU is reported not_run.
@@ -24,12 +28,13 @@ import os
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 
-from check_support import (SIZES, GpuMemorySampler, count_lines, is_finite, last_json_object,
-                           read_jsonl, data_overrides, tree_problem)
+from check_support import (DEFAULT_BUDGET_S, PLAN, SIZES, GpuMemorySampler, count_lines,
+                           data_overrides, is_finite, last_json_object, read_jsonl, run_group,
+                           tree_problem, warning_lines)
+from check_tests import bundle_tests
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONFIG = os.path.join(ROOT, "configs", "tsn_r50_k400_seg3.toml")
@@ -43,10 +48,12 @@ class Check:
         self.out = os.path.abspath(args.out)
         self.work = os.path.abspath(args.work)
         self.deadline = time.monotonic() + args.budget_s
+        self.step_deadline = self.deadline
         self.python = sys.executable
         self.log = open(os.path.join(self.out, "commands.log"), "w")
+        self.warnings = open(os.path.join(self.out, "warnings.log"), "w")
         self.result = {"mode": self.mode, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                       "budget_s": args.budget_s, "steps": {}}
+                       "budget_s": args.budget_s, "warning_lines": 0, "steps": {}}
 
     # -- plumbing ------------------------------------------------------------------------------
     def save(self):
@@ -54,7 +61,8 @@ class Check:
             json.dump(self.result, f, indent=2)
 
     def remaining(self):
-        return self.deadline - time.monotonic()
+        """Seconds left to the running step (its cap, within the whole budget)."""
+        return min(self.deadline, self.step_deadline) - time.monotonic()
 
     def run(self, command, timeout, env=None, cwd=None):
         """Runs a command (list), its output into commands.log; returns (rc, output). Python
@@ -65,35 +73,34 @@ class Check:
         self.log.write(f"\n$ {' '.join(command)}\n")
         self.log.flush()
         start = time.monotonic()
-        try:
-            # errors="replace": a stray undecodable byte must not lose the step's result.
-            p = subprocess.run(command, capture_output=True, text=True, errors="replace",
-                               timeout=timeout,
-                               env=dict(os.environ, **(env or {})), cwd=cwd or self.work)
-            rc, output = p.returncode, p.stdout + p.stderr
-        except FileNotFoundError as e:
-            rc, output = 127, str(e)
-        except subprocess.TimeoutExpired as e:
-            rc = 124
-            output = (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) \
-                else (e.stdout or "")
-            output += f"\n[check] timed out after {timeout:.0f} s"
+        env = dict(os.environ, **(env or {}))
+        env.setdefault("NCCL_DEBUG", "WARN")
+        rc, output = run_group(command, timeout, env, cwd or self.work)
+        warnings = warning_lines(output)
+        if warnings:
+            self.warnings.write(f"$ {' '.join(command)}\n" + "\n".join(warnings) + "\n")
+            self.warnings.flush()
+            self.result["warning_lines"] += len(warnings)
         self.log.write(output)
         self.log.write(f"[check] exit {rc} after {time.monotonic() - start:.1f} s\n")
         self.log.flush()
         return rc, output
 
-    def step(self, name, function):
+    def step(self, name, function, cap, min_start):
         print(f"[check] {name} ...", flush=True)
         start = time.monotonic()
-        if self.remaining() < 10:
-            record = {"status": "not_run", "why": "the check's time budget was spent"}
+        left = self.deadline - start
+        self.step_deadline = start + min(cap, left)
+        if left < min_start:
+            record = {"status": "not_run", "why": f"{left:.0f} s of the budget left; the step "
+                      f"needs at least {min_start} s to start"}
         else:
             try:
                 record = function()
             except Exception as e:  # a step's own bug must not lose the other steps
                 record = {"status": "failed", "error": f"{type(e).__name__}: {e}"}
         record["seconds"] = round(time.monotonic() - start, 1)
+        record["cap_s"] = cap
         self.result["steps"][name] = record
         self.save()
         print(f"[check] {name}: {record['status']} ({record['seconds']} s)"
@@ -159,51 +166,10 @@ class Check:
         return record
 
     def cuda_tests(self):
-        with open(os.path.join(self.bundle, "tests.json")) as f:
-            tests = json.load(f)
-        mpirun = os.path.join(self.bundle, "mpi", "bin", "mpirun")
-        tmp = os.path.join(self.work, "tests")
-        os.makedirs(tmp, exist_ok=True)
-        env = {"TSN_TEST_TMPDIR": tmp, "OMPI_ALLOW_RUN_AS_ROOT": "1",
-               "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
-        results = []
-        with open(os.path.join(self.out, "tests.log"), "w") as log:
-            for t in tests:
-                command = [a.replace("{bundle}", self.bundle).replace("{mpirun}", mpirun)
-                           for a in t["command"]]
-                start = time.monotonic()
-                rc, output = self.run(command, t["timeout_s"], env, cwd=tmp)
-                skipped = rc == 0 and any(re.search(r, output) for r in t["skip_regex"])
-                status = "skipped" if skipped else ("passed" if rc == 0 else "failed")
-                gtests = {
-                    "ok": re.findall(r"^\[       OK \] (\S+)", output, re.M),
-                    "skipped": re.findall(r"^\[  SKIPPED \] (\S+\.\S+)", output, re.M),
-                    "failed": sorted(set(re.findall(r"^\[  FAILED  \] (\S+\.\S+)", output, re.M))),
-                }
-                why = re.findall(r"Skipped\s*\n?(.*needs.*)", output)
-                results.append({"name": t["name"], "status": status, "exit": rc,
-                                "seconds": round(time.monotonic() - start, 1),
-                                "gtests": gtests, "skip_reason": why[0].strip() if why else None})
-                log.write(f"===== {t['name']}: {status}\n{output}\n")
-        counts = {s: sum(r["status"] == s for r in results) for s in ("passed", "failed", "skipped")}
-        # On one GPU the 2-rank NCCL suite cannot run: skipped, named, never passed. Any other
-        # skip on a GPU machine is a failure (the bundle's LibTorch did not see the GPU).
-        gpus = self.result["environment"].get("bundle_gpus") or 0
-        needs_more_gpus = [
-            r["name"] for r in results if r["status"] == "skipped"
-            and re.fullmatch(r".*\.np(\d+)", r["name"])
-            and int(re.fullmatch(r".*\.np(\d+)", r["name"]).group(1)) > gpus
-            and r["skip_reason"] and "needs one GPU per rank" in r["skip_reason"]]
-        if counts["failed"]:
-            status = "failed"
-        elif self.mode == "cpu":
-            status = "not_run"
-        elif counts["skipped"] > len(needs_more_gpus) or counts["passed"] == 0:
-            status = "failed"
-        else:
-            status = "passed"
-        return {"status": status, "counts": counts, "needs_more_gpus": needs_more_gpus,
-                "tests": results}
+        return bundle_tests(self, under_mpirun=False, log_name="tests.log")
+
+    def nccl_mpi(self):
+        return bundle_tests(self, under_mpirun=True, log_name="tests_mpi.log")
 
     def synthetic_set(self):
         data = os.path.join(self.work, "data")
@@ -220,9 +186,11 @@ class Check:
         data = self.synthetic_set()
         work_dir = os.path.join(self.work, "e2e")
         shutil.rmtree(work_dir, ignore_errors=True)
-        overrides = data_overrides(data) + self.size["train"] + [f"train.work_dir={work_dir}"]
+        # One checkpoint, at the end (a ResNet-50 one is ~100 MB: not one per epoch).
+        overrides = data_overrides(data) + self.size["train"] + [
+            f"train.work_dir={work_dir}", "checkpoint.interval_epochs=0"]
         sampler = GpuMemorySampler() if self.mode == "gpu" else None
-        rc, out = self.dist(overrides, timeout=300)
+        rc, out = self.dist(overrides, timeout=self.remaining() - 20)  # 20 s for tsn_eval
         smi_peak = sampler.stop() if sampler else None
         metrics = read_jsonl(os.path.join(work_dir, "metrics.jsonl"))
         if os.path.exists(os.path.join(work_dir, "metrics.jsonl")):
@@ -272,24 +240,31 @@ class Check:
         return record
 
     def bench(self):
-        runs = {}
+        runs, errors = {}, []
         for label, extra in (("fp32", []),
                              ("bf16_channels_last", ["train.precision=bf16",
                                                      "train.channels_last=true"])):
             sets = sum([["--set", o] for o in self.size["bench"] + extra], [])
             best = {}
-            for rep in range(2):  # interleaved, best of two each
+            for rep in range(2):  # interleaved, best of two each while the cap allows
                 for impl, command in (
                         ("ours", [self.bin("tsn_bench"), "train", "--config", CONFIG]),
-                        ("pytorch", [self.python, os.path.join(ROOT, "tools",
+                        ("pytorch", [self.python, os.path.join(ROOT, "tools", "bench",
                                                                "bench_pytorch_tsn.py"),
                                      "--config", CONFIG])):
+                    if rep > 0 and self.remaining() < 20:
+                        continue  # one measurement is kept rather than lost to the cap
                     rc, out = self.run(command + sets + self.size["bench_iters"], 180)
-                    if rc != 0:
-                        raise RuntimeError(f"{impl} {label}: exit {rc}: {out[-800:]}")
-                    report = last_json_object(out)
-                    if impl not in best or report["clips_per_s"] > best[impl]["clips_per_s"]:
+                    try:
+                        report = last_json_object(out) if rc == 0 else None
+                    except (IndexError, ValueError):
+                        report = None
+                    if report is None:
+                        errors.append(f"{impl} {label} run {rep + 1}: exit {rc}: {out[-400:]}")
+                    elif impl not in best or report["clips_per_s"] > best[impl]["clips_per_s"]:
                         best[impl] = report
+            if len(best) < 2:
+                continue
             runs[label] = {
                 "ours_clips_per_s": best["ours"]["clips_per_s"],
                 "pytorch_clips_per_s": best["pytorch"]["clips_per_s"],
@@ -298,8 +273,12 @@ class Check:
                 "pytorch": best["pytorch"]["implementation"],
                 "device": best["ours"]["device"],
             }
-        record = {"runs": runs, "settings": self.size["bench"] + self.size["bench_iters"]}
-        if self.mode == "cpu":
+        record = {"runs": runs, "settings": self.size["bench"] + self.size["bench_iters"],
+                  "errors": errors}
+        if errors or len(runs) < 2:
+            record.update(status="failed", why=f"{len(errors)} runs failed; measured: "
+                          f"{', '.join(runs) or 'nothing'}")
+        elif self.mode == "cpu":
             record.update(status="not_run", why="CPU mode: a smoke run, not a GPU figure")
         else:
             # The goal is >= 1.0; two timings of equal code differ by a few percent, so the step
@@ -373,14 +352,20 @@ def main():
     parser.add_argument("--out", required=True)
     parser.add_argument("--work", required=True, help="scratch space (data, runs)")
     parser.add_argument("--mode", choices=["gpu", "cpu"], required=True)
-    parser.add_argument("--budget-s", type=float, default=450)
-    parser.add_argument("--steps", default="environment,cuda_tests,train_e2e,bench,resume_fp16")
+    parser.add_argument("--budget-s", type=float, default=DEFAULT_BUDGET_S)
+    parser.add_argument("--steps", default=",".join(name for name, _, _ in PLAN),
+                        help="steps to run, in the plan's order (a rerun on a warm machine)")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     os.makedirs(args.work, exist_ok=True)
+    plan = {name: (cap, min_start) for name, cap, min_start in PLAN}
+    wanted = args.steps.split(",")
+    unknown = [name for name in wanted if name not in plan]
+    if unknown:
+        parser.error(f"unknown steps {', '.join(unknown)}; the plan: {', '.join(plan)}")
     check = Check(args)
-    for name in args.steps.split(","):
-        record = check.step(name, getattr(check, name))
+    for name in [name for name, _, _ in PLAN if name in wanted]:
+        record = check.step(name, getattr(check, name), *plan[name])
         if name == "environment" and record["status"] == "failed":
             break  # nothing else can run
     statuses = [s["status"] for s in check.result["steps"].values()]

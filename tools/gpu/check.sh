@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# The GPU check, one command on the GPU machine (one H100, no network; README "GPU check"):
-# runs every CUDA-labelled test, single-GPU training end to end, our training step against
-# PyTorch's, GPU checkpoint resume and fp16, from gpu-bundle/ (tools/gpu/prepare.sh makes it
-# on a CPU machine). Writes OUT/check.json (every figure and a status per step: passed, failed,
-# or not_run, never a skip counted as a pass), OUT/check.log, OUT/tests.log,
-# OUT/commands.log and OUT/e2e_metrics.jsonl. Exit 0 when no step failed (and, on a GPU, every
-# step ran), 1 when one failed, 3 when a GPU step did not run (time budget).
+# The GPU check, one command on the GPU machine (one H200, no network; README "GPU check"), from
+# gpu-bundle/ (tools/gpu/prepare.sh makes it on a CPU machine). Steps, in this order, each with
+# its own cap and a minimum start inside a 330 s budget (tools/gpu/check_support.py, PLAN):
+# environment, single-GPU training end to end, our step vs PyTorch's, GPU resume and fp16, the
+# CUDA tests, NCCL + Open MPI tests last. Writes OUT/check.json (every figure and a status per
+# step: passed, failed, or not_run, never a skip counted as a pass), OUT/check.log,
+# OUT/commands.log, OUT/warnings.log (NCCL / Open MPI / CUDA warning lines of every command),
+# OUT/tests.log, OUT/tests_mpi.log and OUT/e2e_metrics.jsonl. Exit 0 when no step failed (and,
+# on a GPU, every step ran), 1 when one failed, 3 when a GPU step did not run (time budget).
 #
-#   tools/gpu/check.sh --out DIR [--bundle gpu-bundle] [--cpu] [--budget-s 450] [--steps a,b]
+#   tools/gpu/check.sh --out DIR [--bundle gpu-bundle] [--cpu] [--budget-s 330] [--steps a,b]
 #
 # --cpu: the same steps at a small size on the CPU; whatever needs a GPU is reported not_run.
 # Without --cpu and no GPU visible (nvidia-smi), the check fails (exit 1). On the device machine:
-#   tools/gpu/check.sh --out "$OUT/check"          (carry gpu-bundle; 450 s budget, 600 s limit)
+#   tools/gpu/check.sh --out "$OUT/check"                      (carry gpu-bundle; timeout_s 420)
+#   tools/gpu/check.sh --out "$OUT/check2" --steps bench,nccl_mpi     (a rerun, machine warm)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bundle=gpu-bundle out="" mode=gpu extra=()

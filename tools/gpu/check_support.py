@@ -2,10 +2,69 @@
 import json
 import os
 import re
+import signal
 import subprocess
 import threading
+import time
 
 from fingerprint import differences
+
+# The plan, in the order the steps prove things (each builds on the one before): name, cap (the
+# most seconds it may take) and minimum start (with less of the budget left it is not_run, not
+# started to fail). The caps add up to the default budget, which leaves a 10-minute command room
+# for check.sh's own start and a second call on the warm machine within the 15-minute lease.
+PLAN = [
+    ("environment", 30, 10),   # GPU, driver, torch, every bundle program loads, the tree
+    ("train_e2e", 110, 60),    # single-GPU training end to end, then tsn_eval
+    ("bench", 60, 30),         # our step vs PyTorch's, fp32 and bf16 + channels-last
+    ("resume_fp16", 50, 30),   # a GPU checkpoint resumes bitwise; fp16 with loss scaling
+    ("cuda_tests", 50, 20),    # the CUDA-labelled tests that need no MPI
+    ("nccl_mpi", 30, 15),      # NCCL and Open MPI last: a hang in their start costs only this
+]
+DEFAULT_BUDGET_S = sum(cap for _, cap, _ in PLAN)
+
+# Lines worth a look in any output: NCCL's own warnings (NCCL_DEBUG=WARN is set for every
+# command), Open MPI / PRRTE / PMIx warnings and errors, CUDA and cuDNN complaints.
+WARNING = re.compile(r"NCCL WARN|WARNING|[Ww]arning:|PRTE ERROR|PMIX ERROR|ORTE ERROR|"
+                     r"MPI_ABORT|CUDA error|cuDNN error|CUBLAS_STATUS_(?!SUCCESS)")
+
+
+def warning_lines(output):
+    return [line.rstrip() for line in output.splitlines() if WARNING.search(line)]
+
+
+def run_group(command, timeout, env=None, cwd=None, grace_s=3):
+    """Runs a command in its own process group; on a timeout every process of the group
+    (mpirun's ranks, a test's children) gets SIGTERM, then SIGKILL `grace_s` later. Returns
+    (exit code, output); 124 on a timeout, 127 when the program is missing. Output is decoded
+    with replacement: a stray byte never loses a result."""
+    try:
+        p = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                             cwd=cwd, start_new_session=True)
+    except FileNotFoundError as e:
+        return 127, str(e)
+    try:
+        out, _ = p.communicate(timeout=timeout)
+        rc = p.returncode
+    except subprocess.TimeoutExpired:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(p.pid, sig)
+            except ProcessLookupError:
+                break
+            deadline = time.monotonic() + grace_s
+            while time.monotonic() < deadline and p.poll() is None:
+                time.sleep(0.05)
+        rc = 124
+        note = f"\n[check] timed out after {timeout:.0f} s; process group killed"
+        try:
+            out, _ = p.communicate(timeout=grace_s)
+        except subprocess.TimeoutExpired as e:  # a process that left the group holds the pipe
+            out = e.output or b""
+            note += "; a process outside the group kept its output open"
+        out += note.encode()
+    return rc, out.decode(errors="replace")
+
 
 # Sizes per mode. GPU: the issue's setting (ResNet-50, 224 px, seg 3, batch 32, 14 decode
 # workers). CPU: the same code paths at a size two cores finish in a few minutes.

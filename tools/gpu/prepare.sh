@@ -149,6 +149,7 @@ mkdir -p "$bundle"/{bin,tests,lib}
 "$python" tools/gpu/bundle.py assemble --build "$build" --bundle "$bundle" --mpi "$mpi" \
   --exclude "$torch_dir" --exclude "$site/nvidia" --exclude "$cuda_root" --exclude "$mpi" \
   --library-path "$deps/lib:$mpi/lib:$torch_dir/lib:$nccl_dir/lib:$cuda_root/lib64" \
+  --torch-dir "$torch_dir" --nvidia-dir "$site/nvidia" \
   --versions "torch=$(sed -n "s/^__version__ = '\(.*\)'/\1/p" "$torch_dir/version.py")" \
   "openmpi=$openmpi_version" \
   "ffmpeg=$(basename "$(ls -d "$work"/src/ffmpeg-[0-9]*)")" \
