@@ -15,6 +15,7 @@ bucket_cap_mb (default: DDP's own, 25).
   tools/bench/bench_pytorch_tsn.py --config configs/tsn_r50_k400_seg3.toml --set train.precision=bf16
 """
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -92,7 +93,10 @@ def main():
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
 
     def step():
-        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+        # fp32: no autocast at all (PyTorch 1.13 refuses a CPU autocast of float32 even when
+        # it is disabled).
+        with (torch.autocast(device.type, dtype=dtype) if dtype is not None
+              else contextlib.nullcontext()):
             if world > 1:
                 scores = net(clips)  # DDP's forward prepares its reducer for backward
             else:

@@ -14,7 +14,8 @@
 # --cpu: the same steps at a small size on the CPU; whatever needs a GPU is reported not_run.
 # Without --cpu and no GPU visible (nvidia-smi), the check fails (exit 1). On the device machine:
 #   tools/gpu/check.sh --out "$OUT/check"                      (carry gpu-bundle; timeout_s 420)
-#   tools/gpu/check.sh --out "$OUT/check2" --steps bench,nccl_mpi     (a rerun, machine warm)
+#   tools/gpu/check.sh --out "$OUT/check2" --steps bench,nccl_mpi  (a rerun, machine warm; the
+#                                                 environment step always runs first)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bundle=gpu-bundle out="" mode=gpu extra=()

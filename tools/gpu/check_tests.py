@@ -54,5 +54,9 @@ def bundle_tests(check, under_mpirun, log_name):
         status = "failed"
     else:
         status = "passed"
-    return {"status": status, "counts": counts, "needs_more_gpus": needs_more_gpus,
+    failed = [r["name"] for r in results if r["status"] == "failed"]
+    why = {"failed": f"failed: {', '.join(failed)} (see OUT/{log_name})" if failed else None,
+           "not_run": f"not reached within the step's cap: {', '.join(unrun)}" if unrun else
+           ("CPU mode" if check.mode == "cpu" else None)}.get(status)
+    return {"status": status, "why": why, "counts": counts, "needs_more_gpus": needs_more_gpus,
             "not_run": unrun, "tests": results}
