@@ -1,6 +1,8 @@
 #include "distributed/ModelSync.h"
 
 #include <cstring>
+#include <utility>
+#include <vector>
 
 #include "common/Error.h"
 #include "common/Strings.h"
@@ -13,23 +15,40 @@ void broadcastModule(torch::nn::Module& module, Communicator& comm) {
   for (auto& b : module.buffers()) comm.broadcast(b, 0);
 }
 
+namespace {
+
+using NamedBuffers = std::vector<std::pair<std::string, torch::Tensor>>;
+
+/// The floating-point buffers (BatchNorm running statistics), in registration order.
+NamedBuffers floatingBuffers(torch::nn::Module& module) {
+  NamedBuffers out;
+  for (const auto& b : module.named_buffers()) {
+    if (b.value().is_floating_point()) out.emplace_back(b.key(), b.value());
+  }
+  return out;
+}
+
+/// The buffers end to end in one float64 vector on their device: one collective for all, and
+/// float64 holds every float32, float16 and bfloat16 value exactly; the sum of equal values is
+/// exact too, so averaging statistics that are already one (after a resume) leaves them so.
+torch::Tensor flatFloat64(const NamedBuffers& buffers) {
+  std::vector<torch::Tensor> flat;
+  for (const auto& [name, b] : buffers) flat.push_back(b.reshape(-1).to(torch::kFloat64));
+  return torch::cat(flat);
+}
+
+}  // namespace
+
 void averageBuffers(torch::nn::Module& module, Communicator& comm) {
   if (comm.size() == 1) return;
   torch::NoGradGuard noGrad;
-  std::vector<torch::Tensor> buffers;
-  for (auto& b : module.buffers()) {
-    if (b.is_floating_point()) buffers.push_back(b);
-  }
+  const auto buffers = floatingBuffers(module);
   if (buffers.empty()) return;
-  std::vector<torch::Tensor> flat;
-  // In float64 the sum of equal values is exact: averaging statistics that are already one
-  // (again, after a resume) leaves them as they are.
-  for (const auto& b : buffers) flat.push_back(b.reshape(-1).to(torch::kFloat64));
-  auto all = torch::cat(flat);
+  auto all = flatFloat64(buffers);
   comm.allReduce(all, ReduceOp::Sum);
   all.div_(comm.size());
   int64_t offset = 0;
-  for (auto& b : buffers) {
+  for (const auto& [name, b] : buffers) {
     b.copy_(all.narrow(0, offset, b.numel()).view(b.sizes()));
     offset += b.numel();
   }
@@ -37,17 +56,10 @@ void averageBuffers(torch::nn::Module& module, Communicator& comm) {
 
 std::map<std::string, torch::Tensor> gatherBuffers(torch::nn::Module& module, Communicator& comm) {
   torch::NoGradGuard noGrad;
-  std::vector<std::pair<std::string, torch::Tensor>> buffers;
-  for (const auto& b : module.named_buffers()) {
-    if (b.value().is_floating_point()) buffers.emplace_back(b.key(), b.value());
-  }
+  const auto buffers = floatingBuffers(module);
   std::map<std::string, torch::Tensor> out;
   if (buffers.empty()) return out;
-  // One collective: float64 holds every float32, float16 and bfloat16 value exactly.
-  std::vector<torch::Tensor> flat;
-  for (const auto& [name, b] : buffers)
-    flat.push_back(b.reshape(-1).to(torch::kCPU, torch::kFloat64));
-  const auto all = comm.allGather(torch::cat(flat));  // [size, total]
+  const auto all = comm.allGather(flatFloat64(buffers).to(torch::kCPU));  // [size, total]
   int64_t offset = 0;
   for (const auto& [name, b] : buffers) {
     auto shape = b.sizes().vec();
