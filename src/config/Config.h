@@ -48,6 +48,9 @@ struct DataConfig {
   /// Reading one sample (opening, reading and decoding its file) may take this long; a slower
   /// one is replaced and counted as timed out. 0: no limit.
   double decodeTimeoutS = 30;
+  /// Training only: decode H.264 / HEVC without the in-loop deblocking filter (faster; frames
+  /// then differ slightly from the exact ones, see README). Evaluation always decodes exactly.
+  bool skipLoopFilter = false;
   /// Containers (FFmpeg demuxer names) a video may be in; anything else is refused naming its
   /// format. Empty: every demuxer FFmpeg has (only for lists you trust: playlists such as HLS
   /// open the files they name). The same default as ReaderOptions::containers.

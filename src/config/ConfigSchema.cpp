@@ -260,6 +260,7 @@ const std::vector<Section>& schema() {
         enumField("resize", &C::data, &DataConfig::resize, kResizeNames),
         enumField("short_video", &C::data, &DataConfig::shortVideo, kShortVideoNames),
         field("decode_timeout_s", &C::data, &DataConfig::decodeTimeoutS, atLeast(0.0)),
+        field("skip_loop_filter", &C::data, &DataConfig::skipLoopFilter),
         field("containers", &C::data, &DataConfig::containers, demuxerNames()),
         field("target_size", &C::data, &DataConfig::targetSize, atLeast<int64_t>(8)),
         field("multi_scale_crop", &C::data, &DataConfig::multiScaleCrop),

@@ -9,7 +9,6 @@
 
 #include "common/Error.h"
 #include "data/Sampling.h"
-#include "data/Transforms.h"
 #include "video/RawframesReader.h"
 #include "video/VideoReader.h"
 
@@ -41,10 +40,11 @@ std::unique_ptr<FrameSource> ClipDataset::open(const VideoSample& sample) const 
                            std::chrono::duration<double>(data_.decodeTimeoutS));
   }
   options.containers = fmt::format("{}", fmt::join(data_.containers, ","));
+  options.skipLoopFilter = training_ && data_.skipLoopFilter;
   return std::make_unique<VideoReader>(sample.path, options);
 }
 
-Clip ClipDataset::load(size_t index, uint64_t seed) const {
+DecodedClip ClipDataset::read(size_t index, uint64_t seed) const {
   const VideoSample& sample = samples_.at(index);
   std::mt19937_64 rng(seed);
   const auto source = open(sample);
@@ -64,23 +64,42 @@ Clip ClipDataset::load(size_t index, uint64_t seed) const {
   const int shortSide = static_cast<int>(data_.shortSize);
   // PaddleVideo's reader scales every frame to a fixed 4:3 size whatever its aspect.
   const cv::Size fixed43(static_cast<int>(std::lround(shortSide * 4.0 / 3.0)), shortSide);
-  const std::vector<cv::Mat> frames = data_.resize == ResizeMode::Fixed43
-                                          ? source->decode(indices, fixed43)
-                                          : source->decode(indices, shortSide);
+  DecodedClip clip;
+  clip.label = sample.label;
+  clip.frames = data_.resize == ResizeMode::Fixed43 ? source->decode(indices, fixed43)
+                                                    : source->decode(indices, shortSide);
 
   const int target = static_cast<int>(data_.targetSize);
-  const cv::Size size = frames.front().size();
+  const cv::Size size = clip.frames.front().size();
   if (training_) {
     const CropBox box =
         data_.multiScaleCrop ? multiScaleCrop(size, rng) : randomCrop(size, target, rng);
     const bool flip = data_.flip && std::bernoulli_distribution(0.5)(rng);
-    return Clip{clipToTensor(frames, box, flip, target, data_.mean, data_.std), sample.label};
+    clip.views = {{box, flip}};
+  } else {
+    clip.views = testCrops(size, target, static_cast<int>(crops_));
   }
-  std::vector<torch::Tensor> views;
-  for (const auto& [box, flip] : testCrops(size, target, static_cast<int>(crops_))) {
-    views.push_back(clipToTensor(frames, box, flip, target, data_.mean, data_.std));
+  return clip;
+}
+
+void ClipDataset::write(const DecodedClip& clip, torch::Tensor out) const {
+  const auto frames = static_cast<int64_t>(clip.frames.size());
+  TSN_CHECK(out.dim() == 4 && out.size(0) == frames * static_cast<int64_t>(clip.views.size()),
+            "clip tensor {} does not hold {} views of {} frames", fmt::join(out.sizes(), "x"),
+            clip.views.size(), frames);
+  const int target = static_cast<int>(data_.targetSize);
+  for (size_t v = 0; v < clip.views.size(); ++v) {
+    const auto& [box, flip] = clip.views[v];
+    writeClip(clip.frames, box, flip, target, data_.mean, data_.std,
+              out.narrow(0, static_cast<int64_t>(v) * frames, frames));
   }
-  return Clip{torch::cat(views, 0), sample.label};
+}
+
+Clip ClipDataset::load(size_t index, uint64_t seed) const {
+  const DecodedClip decoded = read(index, seed);
+  auto frames = torch::empty({framesPerClip(), 3, data_.targetSize, data_.targetSize});
+  write(decoded, frames);
+  return Clip{frames, decoded.label};
 }
 
 }  // namespace tsn

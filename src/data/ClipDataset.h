@@ -10,12 +10,21 @@
 
 #include "config/Config.h"
 #include "data/FileList.h"
+#include "data/Transforms.h"
 #include "video/FrameSource.h"
 
 namespace tsn {
 
 struct Clip {
   torch::Tensor frames;  ///< [T, 3, S, S], T = seg_num * seglen (times clips in evaluation)
+  int64_t label = 0;
+};
+
+/// A sample's decoded frames and the views to cut from them: what reading a file yields, before
+/// any tensor exists.
+struct DecodedClip {
+  std::vector<cv::Mat> frames;                  ///< RGB, scaled as data.short_size says
+  std::vector<std::pair<CropBox, bool>> views;  ///< crop and flip of each view, in order
   int64_t label = 0;
 };
 
@@ -32,10 +41,19 @@ class ClipDataset {
   bool training() const { return training_; }
   const std::vector<VideoSample>& samples() const { return samples_; }
   int64_t framesPerClip() const;
+  int64_t targetSize() const { return data_.targetSize; }
 
-  /// Loads sample `index`; `seed` drives every random choice. Throws tsn::Error naming the
-  /// file on a decode failure. Thread-safe. (Virtual for test doubles of a storage that fails.)
-  virtual Clip load(size_t index, uint64_t seed) const;
+  /// Loads sample `index`: read() and then write() into a new tensor.
+  Clip load(size_t index, uint64_t seed) const;
+
+  /// Reads sample `index`: opens it, samples its frames, decodes them and draws its crop and
+  /// flip; `seed` drives every random choice. Throws tsn::Error naming the file on a decode
+  /// failure. Thread-safe. (Virtual for test doubles of a storage that fails.)
+  virtual DecodedClip read(size_t index, uint64_t seed) const;
+
+  /// Writes a read sample's views, transformed and normalised, into `out`: a contiguous float
+  /// [framesPerClip(), 3, S, S] (the sample's row of a batch).
+  void write(const DecodedClip& clip, torch::Tensor out) const;
 
  private:
   /// The frames of `sample`: a VideoReader, or a RawframesReader for data.format = rawframes.

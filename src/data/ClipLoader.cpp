@@ -11,6 +11,7 @@
 #include "common/Error.h"
 #include "common/Logging.h"
 #include "common/Random.h"
+#include "common/StageClock.h"
 #include "common/Stopwatch.h"
 #include "data/FileList.h"
 #include "video/AvError.h"
@@ -98,7 +99,7 @@ void ClipLoader::startEpoch(int64_t epoch, int64_t firstBatch) {
   for (int64_t w = 0; w < options_.workers; ++w) workers_.emplace_back([this] { workerLoop(); });
 }
 
-Clip ClipLoader::loadBounded(int64_t index, uint64_t seed, AbandonableThread& reader) {
+DecodedClip ClipLoader::loadBounded(int64_t index, uint64_t seed, AbandonableThread& reader) {
   const std::string& path = dataset_->samples().at(static_cast<size_t>(index)).path;
   {
     std::lock_guard lock(mutex_);
@@ -110,8 +111,8 @@ Clip ClipLoader::loadBounded(int64_t index, uint64_t seed, AbandonableThread& re
   // cleanly; a second more means the thread is stuck where no deadline reaches.
   const double limit = options_.sampleTimeoutS > 0 ? options_.sampleTimeoutS + 1.0 : 0.0;
   AbandonableThread::Outcome outcome{};
-  auto clip = reader.call<Clip>(
-      [dataset = dataset_, index, seed] { return dataset->load(static_cast<size_t>(index), seed); },
+  auto clip = reader.call<DecodedClip>(
+      [dataset = dataset_, index, seed] { return dataset->read(static_cast<size_t>(index), seed); },
       limit,
       [this] {
         std::lock_guard lock(mutex_);
@@ -140,8 +141,9 @@ Clip ClipLoader::loadBounded(int64_t index, uint64_t seed, AbandonableThread& re
   return std::move(*clip);
 }
 
-std::optional<Clip> ClipLoader::loadWithRetries(int64_t position, int64_t sampleIndex,
-                                                int64_t* usedIndex, AbandonableThread& reader) {
+std::optional<DecodedClip> ClipLoader::loadWithRetries(int64_t position, int64_t sampleIndex,
+                                                       int64_t* usedIndex,
+                                                       AbandonableThread& reader) {
   const int64_t n = static_cast<int64_t>(dataset_->size());
   const int attempts = dataset_->training() ? options_.maxRetries + 1 : 1;
   int64_t index = sampleIndex;
@@ -153,7 +155,7 @@ std::optional<Clip> ClipLoader::loadWithRetries(int64_t position, int64_t sample
     const uint64_t seed = mixSeed(mixSeed(options_.seed, static_cast<uint64_t>(epoch_)),
                                   slot * 64 + static_cast<uint64_t>(attempt));
     try {
-      Clip clip = loadBounded(index, seed, reader);
+      DecodedClip clip = loadBounded(index, seed, reader);
       *usedIndex = index;
       std::lock_guard lock(mutex_);
       ++stats_.loaded;
@@ -189,25 +191,31 @@ std::optional<Clip> ClipLoader::loadWithRetries(int64_t position, int64_t sample
 Batch ClipLoader::buildBatch(int64_t batchIndex, AbandonableThread& reader) {
   const int64_t begin = batchIndex * options_.batchSize;
   const int64_t end = std::min<int64_t>(begin + options_.batchSize, order_.size());
-  std::vector<torch::Tensor> clips;
-  std::vector<int64_t> labels;
+  const int64_t size = dataset_->targetSize();
+  // One allocation per batch (page-locked where batches go to a GPU); each clip is transformed
+  // straight into its row, on this thread, once its read has returned.
   Batch batch;
+  {
+    const StageClock::Scope timed(Stage::Assemble);
+    batch.clips = torch::empty(
+        {end - begin, dataset_->framesPerClip(), 3, size, size},
+        torch::TensorOptions().dtype(torch::kFloat32).pinned_memory(options_.pinMemory));
+  }
+  std::vector<int64_t> labels;
   for (int64_t position = begin; position < end; ++position) {
     int64_t used = -1;
     if (auto clip = loadWithRetries(position, order_[position], &used, reader)) {
-      clips.push_back(std::move(clip->frames));
+      dataset_->write(*clip, batch.clips[static_cast<int64_t>(labels.size())]);
       labels.push_back(clip->label);
       batch.sampleIds.push_back(used);
     }
   }
-  if (!clips.empty()) {
-    batch.clips = torch::stack(clips);
-    batch.labels = torch::tensor(labels, torch::kInt64);
-    if (options_.pinMemory) {
-      batch.clips = batch.clips.pin_memory();
-      batch.labels = batch.labels.pin_memory();
-    }
-  }
+  if (labels.empty()) return Batch{};  // an evaluation batch whose every video failed
+  const StageClock::Scope timed(Stage::Assemble);
+  // Evaluation leaves out samples that failed: the rows written are the first ones.
+  batch.clips = batch.clips.narrow(0, 0, static_cast<int64_t>(labels.size()));
+  batch.labels = torch::tensor(labels, torch::kInt64);
+  if (options_.pinMemory) batch.labels = batch.labels.pin_memory();
   return batch;
 }
 

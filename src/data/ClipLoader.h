@@ -110,11 +110,12 @@ class ClipLoader {
   /// Thrown inside a worker whose read was given up on because the loader stops.
   struct Abandoned {};
   Batch buildBatch(int64_t batchIndex, AbandonableThread& reader);
-  std::optional<Clip> loadWithRetries(int64_t position, int64_t sampleIndex, int64_t* usedIndex,
-                                      AbandonableThread& reader);
-  /// Loads one sample on `reader`, waiting at most the sample timeout; throws VideoError
-  /// (timed out) for a read it gave up on, Abandoned when the loader stops meanwhile.
-  Clip loadBounded(int64_t index, uint64_t seed, AbandonableThread& reader);
+  std::optional<DecodedClip> loadWithRetries(int64_t position, int64_t sampleIndex,
+                                             int64_t* usedIndex, AbandonableThread& reader);
+  /// Reads one sample on `reader`, waiting at most the sample timeout; throws VideoError
+  /// (timed out) for a read it gave up on, Abandoned when the loader stops meanwhile. An
+  /// abandoned read owns what it decodes: nothing it does later can reach a batch.
+  DecodedClip loadBounded(int64_t index, uint64_t seed, AbandonableThread& reader);
   bool stopFlagSet() const { return stopFlag_ != nullptr && stopFlag_->load() != 0; }
   void workerLoop();
   void stopWorkers();

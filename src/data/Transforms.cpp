@@ -4,6 +4,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "common/Error.h"
+#include "common/StageClock.h"
 #include "video/FrameSource.h"
 
 namespace tsn {
@@ -76,31 +77,56 @@ std::vector<std::pair<CropBox, bool>> testCrops(cv::Size frame, int target, int 
   return crops;
 }
 
+void writeClip(const std::vector<cv::Mat>& frames, const CropBox& box, bool flip, int target,
+               const std::vector<double>& mean, const std::vector<double>& std, torch::Tensor out) {
+  const StageClock::Scope timed(Stage::Transform);
+  const auto count = static_cast<int64_t>(frames.size());
+  TSN_CHECK(out.scalar_type() == torch::kFloat32 && out.is_contiguous() &&
+                out.sizes() == torch::IntArrayRef({count, 3, target, target}),
+            "clip tensor {} is not a contiguous float [{}, 3, {}, {}]", fmt::join(out.sizes(), "x"),
+            count, target, target);
+  TSN_CHECK(mean.size() == 3 && std.size() == 3, "mean and std need 3 values each");
+  // (x / 255 - mean) / std as one multiply-add per value.
+  double scale[3], shift[3];
+  for (int c = 0; c < 3; ++c) {
+    scale[c] = 1.0 / (255.0 * std[c]);
+    shift[c] = -mean[c] / std[c];
+  }
+  cv::Mat scratch(target, target, CV_8UC3);
+  cv::Mat planes[3];
+  float* data = out.data_ptr<float>();
+  const int64_t plane = static_cast<int64_t>(target) * target;
+  for (int64_t t = 0; t < count; ++t) {
+    const cv::Mat& frame = frames[t];
+    TSN_CHECK(frame.type() == CV_8UC3 && box.x >= 0 && box.y >= 0 &&
+                  box.x + box.width <= frame.cols && box.y + box.height <= frame.rows,
+              "crop {}x{}+{}+{} outside frame {}x{}", box.width, box.height, box.x, box.y,
+              frame.cols, frame.rows);
+    // The crop is read in place; only a resize or a flip writes the scratch image.
+    cv::Mat pixels = frame(cv::Rect(box.x, box.y, box.width, box.height));
+    if (box.width != target || box.height != target) {
+      cv::resize(pixels, scratch, scratch.size(), 0, 0, cv::INTER_LINEAR);
+      pixels = scratch;
+    }
+    if (flip) {
+      cv::flip(pixels, scratch, 1);
+      pixels = scratch;
+    }
+    cv::split(pixels, planes);
+    for (int c = 0; c < 3; ++c) {
+      cv::Mat channel(target, target, CV_32F, data + (t * 3 + c) * plane);
+      planes[c].convertTo(channel, CV_32F, scale[c], shift[c]);
+    }
+  }
+}
+
 torch::Tensor clipToTensor(const std::vector<cv::Mat>& frames, const CropBox& box, bool flip,
                            int target, const std::vector<double>& mean,
                            const std::vector<double>& std) {
-  const auto count = static_cast<int64_t>(frames.size());
-  auto bytes = torch::empty({count, target, target, 3}, torch::kUInt8);
-  for (int64_t t = 0; t < count; ++t) {
-    const cv::Mat& frame = frames[t];
-    TSN_CHECK(frame.type() == CV_8UC3 && box.x + box.width <= frame.cols &&
-                  box.y + box.height <= frame.rows,
-              "crop {}x{}+{}+{} outside frame {}x{}", box.width, box.height, box.x, box.y,
-              frame.cols, frame.rows);
-    cv::Mat out(target, target, CV_8UC3, bytes[t].data_ptr<uint8_t>());
-    const cv::Mat crop = frame(cv::Rect(box.x, box.y, box.width, box.height));
-    if (box.width == target && box.height == target) {
-      crop.copyTo(out);
-    } else {
-      cv::resize(crop, out, out.size(), 0, 0, cv::INTER_LINEAR);
-    }
-    if (flip) cv::flip(out, out, 1);
-  }
-  const auto meanT = torch::tensor(mean, torch::kFloat32).view({1, 3, 1, 1});
-  const auto stdT = torch::tensor(std, torch::kFloat32).view({1, 3, 1, 1});
-  return (bytes.permute({0, 3, 1, 2}).to(torch::kFloat32).div_(255.0f) - meanT)
-      .div_(stdT)
-      .contiguous();
+  auto out =
+      torch::empty({static_cast<int64_t>(frames.size()), 3, target, target}, torch::kFloat32);
+  writeClip(frames, box, flip, target, mean, std, out);
+  return out;
 }
 
 }  // namespace tsn

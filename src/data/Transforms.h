@@ -36,7 +36,13 @@ CropBox multiScaleCrop(cv::Size frame, std::mt19937_64& rng);
 std::vector<std::pair<CropBox, bool>> testCrops(cv::Size frame, int target, int count);
 
 /// Crops every frame, resizes the crop to target x target if it differs, optionally flips
-/// horizontally, and normalises. Frames are RGB CV_8UC3 of one size.
+/// horizontally, and normalises, into `out`: a contiguous float [T, 3, target, target] (a row of
+/// a batch, say). Frames are RGB CV_8UC3 of one size. One pass per step, all of them OpenCV's
+/// vectorised kernels: resize (bilinear), flip, split into planes, and a multiply-add per value.
+void writeClip(const std::vector<cv::Mat>& frames, const CropBox& box, bool flip, int target,
+               const std::vector<double>& mean, const std::vector<double>& std, torch::Tensor out);
+
+/// The same into a new tensor.
 torch::Tensor clipToTensor(const std::vector<cv::Mat>& frames, const CropBox& box, bool flip,
                            int target, const std::vector<double>& mean,
                            const std::vector<double>& std);

@@ -89,6 +89,7 @@ void VideoReader::State::open() {
                "cannot set up the decoder");
   // One decode thread per video: the loader runs several videos in parallel instead.
   codec->thread_count = 1;
+  if (options.skipLoopFilter) codec->skip_loop_filter = AVDISCARD_ALL;
   TSN_CHECK_AV(avcodec_open2(codec.get(), decoder, nullptr), path(), "cannot open the decoder");
 
   info.rotation = displayRotation(stream);

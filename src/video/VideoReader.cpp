@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "common/Error.h"
+#include "common/StageClock.h"
 #include "video/VideoReaderState.h"
 
 namespace tsn {
@@ -85,6 +86,7 @@ void VideoReader::State::sendNextPacket(const Request& request) {
 }
 
 cv::Mat VideoReader::State::convert(const Request& request) {
+  const StageClock::Scope timed(Stage::Convert);
   // Scale straight to the wanted size, before rotating: the short side is the same before
   // and after a quarter turn, and an exact size turns with the picture.
   const bool quarter = info.rotation == 90 || info.rotation == 270;
@@ -121,6 +123,7 @@ cv::Mat VideoReader::State::decodeForwardTo(int64_t target, const Request& reque
 
 VideoReader::VideoReader(const std::string& path, const ReaderOptions& options)
     : state_(std::make_unique<State>()) {
+  const StageClock::Scope timed(Stage::Open);
   av::initLogging();
   state_->info.path = path;
   state_->options = options;
@@ -152,6 +155,7 @@ std::vector<cv::Mat> VideoReader::decode(const std::vector<int64_t>& indices, cv
 
 std::vector<cv::Mat> VideoReader::decodeFrames(const std::vector<int64_t>& indices,
                                                Request& request) {
+  const StageClock::Scope timed(Stage::Read);
   State& s = *state_;
   s.startClock();
   if (!s.format) s.openDemuxer(/*probe=*/!s.sequential);  // an earlier reopen failed

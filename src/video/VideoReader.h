@@ -28,6 +28,9 @@ struct ReaderOptions {
   std::string containers = "mov,mp4,matroska,webm,avi,mpegts,flv,mpeg,asf,ogg,h264,hevc";
   /// Where `containers` came from, named in the refusal of a container outside it.
   std::string containersSetting = "data.containers";
+  /// Decode without the in-loop deblocking filter (H.264, HEVC): faster, and frames no longer
+  /// exact (the error grows along a GOP, as later frames predict from unfiltered ones).
+  bool skipLoopFilter = false;
 };
 
 struct VideoInfo {

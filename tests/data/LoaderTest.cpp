@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "common/Error.h"
+#include "common/Random.h"
 #include "data/LoaderFixture.h"
 #include "video/VideoReader.h"
 
@@ -151,6 +152,46 @@ TEST_F(LoaderTest, ASlowConsumerKeepsMemoryBounded) {
   EXPECT_EQ(batches, 27);
   EXPECT_GE(loader.stats().peakReadyBatches, 1);
   EXPECT_LE(loader.stats().peakReadyBatches, o.prefetch + o.workers);
+}
+
+// Each clip is transformed straight into its row of the batch: the rows are the clips that
+// ClipDataset::load gives alone, for the slot's seed.
+TEST_F(LoaderTest, BatchRowsAreTheClipsLoadedOnTheirOwn) {
+  auto dataset = std::make_shared<ClipDataset>(samples(), model(), data(), true);
+  LoaderOptions o;
+  o.batchSize = 4;
+  o.shuffle = true;
+  o.seed = 7;
+  ClipLoader loader(dataset, o);
+  loader.startEpoch(1);
+  const auto batch = loader.next();
+  ASSERT_TRUE(batch.has_value());
+  ASSERT_TRUE(batch->clips.is_contiguous());
+  for (int64_t row = 0; row < 4; ++row) {
+    // Slot `row` of epoch 1 on one rank, first attempt (ClipLoader::loadWithRetries).
+    const uint64_t seed = mixSeed(mixSeed(7, 1), static_cast<uint64_t>(row) * 64);
+    const Clip alone = dataset->load(static_cast<size_t>(batch->sampleIds[row]), seed);
+    EXPECT_TRUE(torch::equal(batch->clips[row], alone.frames)) << "row " << row;
+  }
+}
+
+// data.skip_loop_filter changes what training decodes, never what evaluation decodes.
+TEST_F(LoaderTest, SkippingTheLoopFilterAppliesToTrainingOnly) {
+  DataConfig fast = data();
+  fast.skipLoopFilter = true;
+  const ClipDataset exactEval(samples("val.list"), model(), data(), false);
+  const ClipDataset fastEval(samples("val.list"), model(), fast, false);
+  EXPECT_TRUE(torch::equal(exactEval.load(0, 0).frames, fastEval.load(0, 0).frames));
+  const ClipDataset exactTrain(samples(), model(), data(), true);
+  const ClipDataset fastTrain(samples(), model(), fast, true);
+  bool differs = false;
+  for (size_t i = 0; i < 3 && !differs; ++i) {
+    const auto a = exactTrain.load(i, 11).frames;
+    const auto b = fastTrain.load(i, 11).frames;
+    ASSERT_EQ(a.sizes(), b.sizes());
+    differs = !torch::equal(a, b);
+  }
+  EXPECT_TRUE(differs) << "training frames decoded without the loop filter equal the exact ones";
 }
 
 TEST_F(LoaderTest, EvaluationClipsAndCropsStackAlongTime) {

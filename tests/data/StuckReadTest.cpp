@@ -32,8 +32,8 @@ class StuckStorage : public ClipDataset {
   StuckStorage(std::vector<VideoSample> samples, const ModelConfig& m, const DataConfig& d,
                int64_t stuck, std::shared_ptr<Gate> gate)
       : ClipDataset(std::move(samples), m, d, true), stuck_(stuck), gate_(std::move(gate)) {}
-  Clip load(size_t index, uint64_t seed) const override {
-    if (static_cast<int64_t>(index) != stuck_) return ClipDataset::load(index, seed);
+  DecodedClip read(size_t index, uint64_t seed) const override {
+    if (static_cast<int64_t>(index) != stuck_) return ClipDataset::read(index, seed);
     ++gate_->entered;
     std::unique_lock lock(gate_->mutex);
     // Bounded, so that a broken loader fails this test instead of hanging it.
@@ -52,11 +52,11 @@ class FailingStorage : public ClipDataset {
   FailingStorage(std::vector<VideoSample> samples, const ModelConfig& m, const DataConfig& d,
                  int64_t failing)
       : ClipDataset(std::move(samples), m, d, true), failing_(failing) {}
-  Clip load(size_t index, uint64_t seed) const override {
+  DecodedClip read(size_t index, uint64_t seed) const override {
     if (static_cast<int64_t>(index) == failing_) {
       throw VideoError(VideoFailure::Timeout, "fails at once");
     }
-    return ClipDataset::load(index, seed);
+    return ClipDataset::read(index, seed);
   }
 
  private:

@@ -81,6 +81,48 @@ TEST(Transforms, NormalisesWithMeanAndStd) {
   EXPECT_NEAR(t[0][2][1][1].item<float>(), (0.8 - 0.3) / 2.0, 1e-6);
 }
 
+// One multiply-add per value against (x / 255 - mean) / std in double: a and b rounded to float
+// (relative 2^-24 each), the product and the sum rounded (2^-24 of each), on values of at most
+// 255 / (255 * 0.225) = 4.5 and 0.485 / 0.229 = 2.2: under 4 * 2^-24 * (4.5 + 2.2) = 1.6e-6.
+TEST(Transforms, EveryValueIsTheNormalisedPixelOfTheCroppedFlippedFrame) {
+  const std::vector<double> mean = {0.485, 0.456, 0.406}, std = {0.229, 0.224, 0.225};
+  cv::Mat frame(40, 50, CV_8UC3);
+  cv::randu(frame, 0, 256);
+  const CropBox box{7, 3, 16, 16};
+  const auto t = clipToTensor({frame, frame}, box, true, 16, mean, std);
+  ASSERT_EQ(t.sizes(), (std::vector<int64_t>{2, 3, 16, 16}));
+  const auto a = t.accessor<float, 4>();
+  double worst = 0;
+  for (int c = 0; c < 3; ++c) {
+    for (int y = 0; y < 16; ++y) {
+      for (int x = 0; x < 16; ++x) {
+        const auto pixel = frame.at<cv::Vec3b>(box.y + y, box.x + 15 - x)[c];
+        const double want = (pixel / 255.0 - mean[c]) / std[c];
+        worst = std::max({worst, std::abs(a[0][c][y][x] - want), std::abs(a[1][c][y][x] - want)});
+      }
+    }
+  }
+  EXPECT_LT(worst, 1.6e-6);
+}
+
+// writeClip fills a row of a batch exactly as clipToTensor fills a tensor of its own, through
+// the resize and the flip, and touches nothing else.
+TEST(Transforms, WritesIntoARowOfABatchAsIntoATensorOfItsOwn) {
+  const std::vector<cv::Mat> frames = {coordinateFrame(40, 30), coordinateFrame(40, 30)};
+  const std::vector<double> mean = {0.5, 0.4, 0.3}, std = {0.2, 0.3, 0.4};
+  for (const CropBox box : {CropBox{3, 2, 12, 12}, CropBox{1, 4, 20, 17}}) {
+    for (const bool flip : {false, true}) {
+      auto batch = torch::full({3, 2, 3, 12, 12}, 42.0f);
+      writeClip(frames, box, flip, 12, mean, std, batch[1]);
+      EXPECT_TRUE(torch::equal(batch[1], clipToTensor(frames, box, flip, 12, mean, std)));
+      EXPECT_TRUE(torch::all(batch[0] == 42).item<bool>());
+      EXPECT_TRUE(torch::all(batch[2] == 42).item<bool>());
+    }
+  }
+  auto wrong = torch::empty({2, 3, 10, 10});
+  EXPECT_THROW(writeClip(frames, CropBox{0, 0, 12, 12}, false, 12, mean, std, wrong), Error);
+}
+
 TEST(Transforms, CropOfAnotherSizeIsResizedToTheTarget) {
   const auto t = clipToTensor({coordinateFrame(40, 30)}, CropBox{0, 0, 20, 20}, false, 10,
                               {0, 0, 0}, {1, 1, 1});

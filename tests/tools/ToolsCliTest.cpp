@@ -75,6 +75,49 @@ TEST_F(ToolsCli, BenchDecodePrintsBothReadersAsJson) {
   EXPECT_GT(j["speedup_clips_per_s"].get<double>(), 0);
 }
 
+TEST_F(ToolsCli, BenchDecodeWithoutTheLoopFilterSaysHowFarFramesAreFromExact) {
+  const auto r = testing::run(testing::binary("tsn_bench") + " decode --list " +
+                              (data_ / "train.list").string() + " --root " + data_.string() +
+                              " --clips 4 --skip-loop-filter");
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["skip_loop_filter"], true);
+  EXPECT_EQ(j["psnr_db_vs_exact"]["frames"], 12);
+  // Not exact (100 means identical), and not garbage either.
+  EXPECT_LT(j["psnr_db_vs_exact"]["mean"].get<double>(), 100);
+  EXPECT_GT(j["psnr_db_vs_exact"]["min"].get<double>(), 20);
+}
+
+// The trainer's own input pipeline: the recipe's config, this list, every clip accounted for.
+TEST_F(ToolsCli, BenchLoadReportsClipsPerCoreAndWhereTheTimeGoes) {
+  const std::string config = std::string(TSN_SOURCE_DIR) + "/configs/tsn_r50_k400_seg3.toml";
+  const auto r =
+      testing::run(testing::binary("tsn_bench") + " load --config " + config + " --list " +
+                   (data_ / "train.list").string() + " --root " + data_.string() +
+                   " --set data.short_size=64 --set data.target_size=56"
+                   " --set train.batch_size=4 --workers 2 --clips 10");
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["clips"], 10);
+  EXPECT_EQ(j["batches"], 3);  // 4 + 4 + 2
+  EXPECT_EQ(j["workers"], 2);
+  EXPECT_EQ(j["failed_samples"], 0);
+  EXPECT_EQ(j["pinned_batches"], false);  // no GPU here
+  EXPECT_GT(j["clips_per_s"].get<double>(), 0);
+  EXPECT_NEAR(j["clips_per_s_per_core"].get<double>() * j["cores"].get<double>(),
+              j["clips_per_s"].get<double>(), 1e-9);
+  // Every stage of the path ran and was timed.
+  for (const char* stage :
+       {"open_and_index", "decode", "convert_and_scale", "crop_flip_normalise", "batch_assembly"}) {
+    EXPECT_GT(j["stage_cpu_seconds"][stage].get<double>(), 0) << stage;
+    EXPECT_GE(j["stage_shares_of_cpu"][stage].get<double>(), 0) << stage;
+  }
+  const auto bad = testing::run(testing::binary("tsn_bench") + " load --config " + config +
+                                " --list /no/such.list");
+  EXPECT_NE(bad.exitCode, 0);
+  EXPECT_THAT(bad.output, HasSubstr("/no/such.list"));
+}
+
 // The C++ trainer and the PyTorch script read one config and time the same model and batch.
 TEST_F(ToolsCli, BenchTrainAndItsPyTorchTwinReportTheSameSetup) {
   const std::string config = std::string(TSN_SOURCE_DIR) + "/configs/tsn_r50_k400_seg3.toml";

@@ -16,6 +16,7 @@ using Run = std::function<int(int* argc, char*** argv)>;
 using Benchmark = std::pair<CLI::App*, Run>;
 
 Benchmark addDecode(CLI::App& app);
+Benchmark addLoad(CLI::App& app);
 Benchmark addAllReduce(CLI::App& app);
 Benchmark addTrain(CLI::App& app);
 

@@ -8,6 +8,8 @@
 #include <numeric>
 #include <random>
 
+#include <opencv2/core.hpp>
+
 #include "bench/Bench.h"
 #include "common/Main.h"
 #include "common/Parallel.h"
@@ -28,7 +30,21 @@ struct DecodeOptions {
   int clips = 0;  ///< 0: every video of the list once
   int shortSide = 0;
   uint64_t seed = 0;
+  bool skipLoopFilter = false;
 };
+
+/// The frames clip `c` of a run decodes: training (random) or evaluation (centre) sampling.
+std::vector<int64_t> clipFrames(const DecodeOptions& o, int64_t numFrames, size_t c) {
+  std::mt19937_64 rng(o.seed * 1000003 + c);
+  return o.mode == "train" ? sampleTrainFrames(numFrames, o.segNum, o.seglen, rng)
+                           : sampleEvalFrames(numFrames, o.segNum, o.seglen);
+}
+
+ReaderOptions readerOptions(const DecodeOptions& o) {
+  ReaderOptions options;
+  options.skipLoopFilter = o.skipLoopFilter;
+  return options;
+}
 
 /// Frames a decoder must produce at the least to reach `wanted` (sorted), starting each GOP at
 /// its keyframe and carrying on inside a GOP.
@@ -53,11 +69,9 @@ nlohmann::json runReader(const DecodeOptions& o, const std::vector<VideoSample>&
   parallelFor(static_cast<size_t>(total), o.workers, [&](size_t c) {
     const auto& video = videos[c % videos.size()];
     Stopwatch clock;
-    VideoReader reader(video.path);
+    VideoReader reader(video.path, readerOptions(o));
     const int64_t n = reader.info().numFrames;
-    std::mt19937_64 rng(o.seed * 1000003 + c);
-    auto wanted = o.mode == "train" ? sampleTrainFrames(n, o.segNum, o.seglen, rng)
-                                    : sampleEvalFrames(n, o.segNum, o.seglen);
+    auto wanted = clipFrames(o, n, c);
     if (decodeEverything) {
       std::vector<int64_t> all(n);
       std::iota(all.begin(), all.end(), 0);
@@ -87,11 +101,31 @@ nlohmann::json runReader(const DecodeOptions& o, const std::vector<VideoSample>&
           {"peak_rss_mb_so_far", bench::peakRssMb()}};
 }
 
+/// PSNR (dB; identical frames count as 100) of the sparse reader's frames against exactly
+/// decoded ones, over the first `clips` clips of a run: what --skip-loop-filter costs in frames.
+nlohmann::json psnrAgainstExact(const DecodeOptions& o, const std::vector<VideoSample>& videos,
+                                int clips) {
+  std::vector<double> psnr;
+  for (int c = 0; c < clips; ++c) {
+    const auto& video = videos[c % videos.size()];
+    VideoReader fast(video.path, readerOptions(o));
+    VideoReader exact(video.path);
+    const auto wanted = clipFrames(o, exact.info().numFrames, static_cast<size_t>(c));
+    const auto a = fast.decode(wanted, o.shortSide);
+    const auto b = exact.decode(wanted, o.shortSide);
+    for (size_t i = 0; i < a.size(); ++i) psnr.push_back(std::min(cv::PSNR(a[i], b[i]), 100.0));
+  }
+  return {{"frames", psnr.size()},
+          {"mean", std::accumulate(psnr.begin(), psnr.end(), 0.0) / psnr.size()},
+          {"min", *std::min_element(psnr.begin(), psnr.end())},
+          {"p10", bench::percentile(psnr, 0.1)}};
+}
+
 int runDecode(const DecodeOptions& o) {
   const auto videos = readFileList(o.list, DataFormat::Video, o.root, INT64_MAX);
   nlohmann::json sparse = runReader(o, videos, false);
   nlohmann::json everything = runReader(o, videos, true);
-  const nlohmann::json report = {
+  nlohmann::json report = {
       {"benchmark", "decode"},
       {"list", o.list},
       {"videos", videos.size()},
@@ -100,12 +134,18 @@ int runDecode(const DecodeOptions& o) {
       {"mode", o.mode},
       {"workers", o.workers},
       {"short_side", o.shortSide},
+      {"skip_loop_filter", o.skipLoopFilter},
       {"sparse", sparse},
       {"decode_all_then_pick", everything},
       {"speedup_clips_per_s",
        sparse["clips_per_s"].get<double>() / everything["clips_per_s"].get<double>()},
       {"sparse_decoded_vs_minimum", sparse["frames_decoded_per_sampled_frame"].get<double>() /
                                         sparse["minimum_frames_per_sampled_frame"].get<double>()}};
+  if (o.skipLoopFilter) {
+    // After the timed runs: the frames' distance from exact decoding.
+    report["psnr_db_vs_exact"] =
+        psnrAgainstExact(o, videos, std::min(report["sparse"]["clips"].get<int>(), 40));
+  }
   std::cout << report.dump(2) << std::endl;
   return kExitOk;
 }
@@ -127,6 +167,9 @@ bench::Benchmark bench::addDecode(CLI::App& app) {
       ->capture_default_str();
   decode->add_option("--short-side", o->shortSide, "scale frames to this short side (0: native)")
       ->capture_default_str();
+  decode->add_flag("--skip-loop-filter", o->skipLoopFilter,
+                   "decode without the deblocking filter (data.skip_loop_filter); also reports "
+                   "the frames' PSNR against exact decoding");
   return {decode, [o](int*, char***) { return runDecode(*o); }};
 }
 
