@@ -13,13 +13,14 @@
 namespace tsn {
 
 enum class Stage {
-  Open,       ///< opening a video and indexing its packets (VideoReader's constructor)
-  Read,       ///< VideoReader::decode: demuxing, decoding, and the Convert inside it
-  Convert,    ///< colour conversion and scaling of the wanted frames (swscale), and rotation
-  Transform,  ///< crop, resize of the crop, flip, normalise: frames to a clip's tensor
-  Assemble,   ///< a batch from its clips (and the copy to page-locked memory)
+  Open,       ///< opening a sample's file and indexing its packets (or its frame directory)
+  Probe,      ///< part of Open: FFmpeg's stream probe (avformat_find_stream_info)
+  Read,       ///< decoding the sample's frames, with the Convert inside it
+  Convert,    ///< colour conversion and scaling of a video's wanted frames (swscale), rotation
+  Transform,  ///< crop, resize of the crop, flip, normalise: frames into a clip's tensor
+  Assemble,   ///< a batch's allocation and its labels
+  kCount
 };
-inline constexpr int kStageCount = 5;
 
 class StageClock {
  public:
@@ -57,7 +58,7 @@ class StageClock {
 
  private:
   static inline std::atomic<bool> enabled_{false};
-  static inline std::array<std::atomic<int64_t>, kStageCount> nanos_{};
+  static inline std::array<std::atomic<int64_t>, static_cast<int>(Stage::kCount)> nanos_{};
 };
 
 }  // namespace tsn

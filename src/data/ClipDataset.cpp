@@ -8,6 +8,7 @@
 #include <random>
 
 #include "common/Error.h"
+#include "common/StageClock.h"
 #include "data/Sampling.h"
 #include "video/RawframesReader.h"
 #include "video/VideoReader.h"
@@ -25,6 +26,10 @@ ClipDataset::ClipDataset(std::vector<VideoSample> samples, const ModelConfig& mo
 
 int64_t ClipDataset::framesPerClip() const {
   return model_.segNum * model_.seglen * numClips_ * crops_;
+}
+
+std::vector<int64_t> ClipDataset::clipShape() const {
+  return {framesPerClip(), 3, data_.targetSize, data_.targetSize};
 }
 
 std::unique_ptr<FrameSource> ClipDataset::open(const VideoSample& sample) const {
@@ -47,7 +52,10 @@ std::unique_ptr<FrameSource> ClipDataset::open(const VideoSample& sample) const 
 DecodedClip ClipDataset::read(size_t index, uint64_t seed) const {
   const VideoSample& sample = samples_.at(index);
   std::mt19937_64 rng(seed);
-  const auto source = open(sample);
+  const auto source = [&] {
+    const StageClock::Scope timed(Stage::Open);
+    return open(sample);
+  }();
   const int64_t numFrames = source->numFrames();
 
   std::vector<int64_t> indices;
@@ -66,8 +74,11 @@ DecodedClip ClipDataset::read(size_t index, uint64_t seed) const {
   const cv::Size fixed43(static_cast<int>(std::lround(shortSide * 4.0 / 3.0)), shortSide);
   DecodedClip clip;
   clip.label = sample.label;
-  clip.frames = data_.resize == ResizeMode::Fixed43 ? source->decode(indices, fixed43)
-                                                    : source->decode(indices, shortSide);
+  {
+    const StageClock::Scope timed(Stage::Read);
+    clip.frames = data_.resize == ResizeMode::Fixed43 ? source->decode(indices, fixed43)
+                                                      : source->decode(indices, shortSide);
+  }
 
   const int target = static_cast<int>(data_.targetSize);
   const cv::Size size = clip.frames.front().size();
@@ -97,7 +108,7 @@ void ClipDataset::write(const DecodedClip& clip, torch::Tensor out) const {
 
 Clip ClipDataset::load(size_t index, uint64_t seed) const {
   const DecodedClip decoded = read(index, seed);
-  auto frames = torch::empty({framesPerClip(), 3, data_.targetSize, data_.targetSize});
+  auto frames = torch::empty(clipShape());
   write(decoded, frames);
   return Clip{frames, decoded.label};
 }

@@ -41,7 +41,8 @@ class ClipDataset {
   bool training() const { return training_; }
   const std::vector<VideoSample>& samples() const { return samples_; }
   int64_t framesPerClip() const;
-  int64_t targetSize() const { return data_.targetSize; }
+  /// The shape of one sample's tensor: [framesPerClip(), 3, S, S].
+  std::vector<int64_t> clipShape() const;
 
   /// Loads sample `index`: read() and then write() into a new tensor.
   Clip load(size_t index, uint64_t seed) const;
@@ -52,7 +53,7 @@ class ClipDataset {
   virtual DecodedClip read(size_t index, uint64_t seed) const;
 
   /// Writes a read sample's views, transformed and normalised, into `out`: a contiguous float
-  /// [framesPerClip(), 3, S, S] (the sample's row of a batch).
+  /// tensor of clipShape() (the sample's row of a batch).
   void write(const DecodedClip& clip, torch::Tensor out) const;
 
  private:

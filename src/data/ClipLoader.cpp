@@ -191,15 +191,15 @@ std::optional<DecodedClip> ClipLoader::loadWithRetries(int64_t position, int64_t
 Batch ClipLoader::buildBatch(int64_t batchIndex, AbandonableThread& reader) {
   const int64_t begin = batchIndex * options_.batchSize;
   const int64_t end = std::min<int64_t>(begin + options_.batchSize, order_.size());
-  const int64_t size = dataset_->targetSize();
+  std::vector<int64_t> shape = dataset_->clipShape();
+  shape.insert(shape.begin(), end - begin);
   // One allocation per batch (page-locked where batches go to a GPU); each clip is transformed
   // straight into its row, on this thread, once its read has returned.
   Batch batch;
   {
     const StageClock::Scope timed(Stage::Assemble);
     batch.clips = torch::empty(
-        {end - begin, dataset_->framesPerClip(), 3, size, size},
-        torch::TensorOptions().dtype(torch::kFloat32).pinned_memory(options_.pinMemory));
+        shape, torch::TensorOptions().dtype(torch::kFloat32).pinned_memory(options_.pinMemory));
   }
   std::vector<int64_t> labels;
   for (int64_t position = begin; position < end; ++position) {

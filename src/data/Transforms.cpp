@@ -92,7 +92,7 @@ void writeClip(const std::vector<cv::Mat>& frames, const CropBox& box, bool flip
     scale[c] = 1.0 / (255.0 * std[c]);
     shift[c] = -mean[c] / std[c];
   }
-  cv::Mat scratch(target, target, CV_8UC3);
+  cv::Mat scratch;  // allocated by the first resize or flip that needs it
   cv::Mat planes[3];
   float* data = out.data_ptr<float>();
   const int64_t plane = static_cast<int64_t>(target) * target;
@@ -105,7 +105,7 @@ void writeClip(const std::vector<cv::Mat>& frames, const CropBox& box, bool flip
     // The crop is read in place; only a resize or a flip writes the scratch image.
     cv::Mat pixels = frame(cv::Rect(box.x, box.y, box.width, box.height));
     if (box.width != target || box.height != target) {
-      cv::resize(pixels, scratch, scratch.size(), 0, 0, cv::INTER_LINEAR);
+      cv::resize(pixels, scratch, cv::Size(target, target), 0, 0, cv::INTER_LINEAR);
       pixels = scratch;
     }
     if (flip) {

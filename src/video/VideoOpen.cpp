@@ -10,6 +10,7 @@ extern "C" {
 #include <cmath>
 
 #include "common/Error.h"
+#include "common/StageClock.h"
 #include "common/Strings.h"
 #include "video/InputFile.h"
 
@@ -63,8 +64,11 @@ void VideoReader::State::open() {
   startClock();
   requireRegularFile(path());
   openDemuxer();
-  TSN_CHECK_AV(avformat_find_stream_info(format.get(), nullptr), path(),
-               "cannot read stream information");
+  {
+    const StageClock::Scope timed(Stage::Probe);
+    TSN_CHECK_AV(avformat_find_stream_info(format.get(), nullptr), path(),
+                 "cannot read stream information");
+  }
   info.container = format->iformat->name;
   for (unsigned i = 0; i < format->nb_streams; ++i) {
     if (streamIndex < 0 && format->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_VIDEO) {

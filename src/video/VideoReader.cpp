@@ -123,7 +123,6 @@ cv::Mat VideoReader::State::decodeForwardTo(int64_t target, const Request& reque
 
 VideoReader::VideoReader(const std::string& path, const ReaderOptions& options)
     : state_(std::make_unique<State>()) {
-  const StageClock::Scope timed(Stage::Open);
   av::initLogging();
   state_->info.path = path;
   state_->options = options;
@@ -155,7 +154,6 @@ std::vector<cv::Mat> VideoReader::decode(const std::vector<int64_t>& indices, cv
 
 std::vector<cv::Mat> VideoReader::decodeFrames(const std::vector<int64_t>& indices,
                                                Request& request) {
-  const StageClock::Scope timed(Stage::Read);
   State& s = *state_;
   s.startClock();
   if (!s.format) s.openDemuxer(/*probe=*/!s.sequential);  // an earlier reopen failed

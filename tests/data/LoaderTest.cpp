@@ -11,7 +11,6 @@
 #include <thread>
 
 #include "common/Error.h"
-#include "common/Random.h"
 #include "data/LoaderFixture.h"
 #include "video/VideoReader.h"
 
@@ -154,24 +153,32 @@ TEST_F(LoaderTest, ASlowConsumerKeepsMemoryBounded) {
   EXPECT_LE(loader.stats().peakReadyBatches, o.prefetch + o.workers);
 }
 
-// Each clip is transformed straight into its row of the batch: the rows are the clips that
-// ClipDataset::load gives alone, for the slot's seed.
-TEST_F(LoaderTest, BatchRowsAreTheClipsLoadedOnTheirOwn) {
+// Each clip is transformed straight into its row of the batch: a batch of 4 holds, row for row,
+// the clips that batches of 1 hold (a slot draws the same whatever the batch size).
+TEST_F(LoaderTest, BatchRowsAreTheClipsOfBatchesOfOne) {
   auto dataset = std::make_shared<ClipDataset>(samples(), model(), data(), true);
-  LoaderOptions o;
-  o.batchSize = 4;
-  o.shuffle = true;
-  o.seed = 7;
-  ClipLoader loader(dataset, o);
-  loader.startEpoch(1);
-  const auto batch = loader.next();
-  ASSERT_TRUE(batch.has_value());
-  ASSERT_TRUE(batch->clips.is_contiguous());
-  for (int64_t row = 0; row < 4; ++row) {
-    // Slot `row` of epoch 1 on one rank, first attempt (ClipLoader::loadWithRetries).
-    const uint64_t seed = mixSeed(mixSeed(7, 1), static_cast<uint64_t>(row) * 64);
-    const Clip alone = dataset->load(static_cast<size_t>(batch->sampleIds[row]), seed);
-    EXPECT_TRUE(torch::equal(batch->clips[row], alone.frames)) << "row " << row;
+  const auto epochOf = [&](int64_t batchSize) {
+    LoaderOptions o;
+    o.batchSize = batchSize;
+    o.shuffle = true;
+    o.seed = 7;
+    ClipLoader loader(dataset, o);
+    loader.startEpoch(1);
+    std::vector<Batch> batches;
+    while (auto b = loader.next()) batches.push_back(std::move(*b));
+    return batches;
+  };
+  const auto fours = epochOf(4);
+  const auto ones = epochOf(1);
+  ASSERT_EQ(ones.size(), 9u);
+  ASSERT_EQ(fours.size(), 3u);
+  for (size_t i = 0; i < ones.size(); ++i) {
+    const Batch& four = fours[i / 4];
+    const auto row = static_cast<int64_t>(i % 4);
+    ASSERT_TRUE(four.clips.is_contiguous());
+    EXPECT_EQ(four.sampleIds[row], ones[i].sampleIds[0]);
+    EXPECT_EQ(four.labels[row].item<int64_t>(), ones[i].labels[0].item<int64_t>());
+    EXPECT_TRUE(torch::equal(four.clips[row], ones[i].clips[0])) << "clip " << i;
   }
 }
 

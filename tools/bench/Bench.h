@@ -22,6 +22,8 @@ Benchmark addTrain(CLI::App& app);
 
 /// The peak resident memory of this process so far, MiB.
 double peakRssMb();
+/// CPU seconds (user + system) of every thread of this process so far.
+double cpuSeconds();
 /// The `p`-quantile of `values` (nearest rank).
 double percentile(std::vector<double> values, double p);
 /// Seconds per call of `f`, over `iters` calls after one warm-up call.

@@ -2,7 +2,6 @@
 // recipe's sampling and transforms, batch assembly, page-locked batches where a GPU is present)
 // on a training list, per core, and where the time goes.
 #include <sched.h>
-#include <sys/resource.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -27,14 +26,6 @@ struct LoadOptions {
   int clips = 320;
 };
 
-/// CPU seconds (user + system) of every thread of this process so far.
-double processCpuSeconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  const auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec * 1e-6; };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
-}
-
 int coresAllowed() {
   cpu_set_t set;
   CPU_ZERO(&set);
@@ -55,7 +46,7 @@ int runLoadBench(const LoadOptions& o) {
 
   StageClock::reset();
   StageClock::enable(true);
-  const double cpuBefore = processCpuSeconds();
+  const double cpuBefore = bench::cpuSeconds();
   Stopwatch wall;
   loader->startEpoch(0);
   int64_t clips = 0, batches = 0;
@@ -66,7 +57,7 @@ int runLoadBench(const LoadOptions& o) {
     pinned = batch->clips.is_pinned();
   }
   const double seconds = wall.seconds();
-  const double cpu = processCpuSeconds() - cpuBefore;
+  const double cpu = bench::cpuSeconds() - cpuBefore;
   StageClock::enable(false);
 
   // Workers beyond the cores allowed share them: per core divides by what can run at once.
@@ -113,6 +104,8 @@ int runLoadBench(const LoadOptions& o) {
       {"clips_per_cpu_second", clips / cpu},
       {"stage_cpu_seconds", stageSeconds},
       {"stage_shares_of_cpu", shares},
+      // Part of open_and_index: FFmpeg's stream probe, which decodes each file's first frames.
+      {"stream_probe_cpu_seconds", StageClock::seconds(Stage::Probe)},
       {"failed_samples", stats.failed},
       // An H200 trains ResNet-50 TSN (3 segments, 224 px, bf16) at ~1,300-1,600 clips/s
       // (issue 22): the cores of this speed it takes to keep one fed.
