@@ -129,7 +129,10 @@ void StuckFileCli::stopWithReadsStuck(const std::string& launcher) {
       stalled("TSN_STALL_OPEN=.mp4 TSN_STALL_OPEN_AFTER=4", launcher + " --config " + cfg),
       dir_->path() / "job.out");
   ASSERT_TRUE(testing::waitForFile(stalls(), 120)) << job.output();
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the trainer waits for data
+  // Step 2 logged (log_interval 1): the trainer then waits for a third batch that cannot come.
+  // (The reads block as soon as batch 2 is read, which may be while step 1 still runs: a stop
+  // then would take its checkpoint at step 1.)
+  ASSERT_TRUE(job.waitForOutput("step 2/", 120)) << job.output();
   const auto sent = std::chrono::steady_clock::now();
   job.signal(SIGTERM);
   const int status = job.waitFor(60);

@@ -100,6 +100,20 @@ std::string Background::output() const {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+bool Background::waitForOutput(const std::string& text, double seconds) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  bool running = true;
+  while (output().find(text) == std::string::npos) {
+    if (!running || std::chrono::steady_clock::now() >= until) return false;
+    // Ended (left unreaped, for waitFor)? Then one last look at the output.
+    siginfo_t info{};
+    running = !ended_ &&
+              (waitid(P_PID, pid_, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
 bool waitForFile(const std::filesystem::path& path, double seconds) {
   const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
   while (!std::filesystem::exists(path)) {

@@ -43,6 +43,9 @@ class Background {
   int waitFor(double seconds);
   /// What it printed so far.
   std::string output() const;
+  /// Waits up to `seconds` for its output to contain `text`; false if it did not (or it ended
+  /// without printing it).
+  bool waitForOutput(const std::string& text, double seconds);
   int pid() const { return pid_; }
 
  private:
