@@ -27,6 +27,17 @@ std::filesystem::path tempRoot() {
                                      : std::filesystem::path(TSN_BINARY_DIR) / "test_tmp";
 }
 
+/// Asks `done` every 20 ms for up to `seconds`; whether it said yes.
+template <typename Done>
+bool pollFor(double seconds, Done done) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
 }  // namespace
 
 TempDir::TempDir(const std::string& name)
@@ -83,16 +94,16 @@ void Background::signal(int signal) const {
 }
 
 int Background::waitFor(double seconds) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (true) {
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+  int status = -1;
+  pollFor(seconds, [&] {
+    int reaped = 0;
+    if (!ended_ && waitpid(pid_, &reaped, WNOHANG) == pid_) {
       ended_ = true;
-      return status;
+      status = reaped;
     }
-    if (std::chrono::steady_clock::now() >= until) return -1;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+    return ended_;
+  });
+  return status;
 }
 
 std::string Background::output() const {
@@ -101,26 +112,18 @@ std::string Background::output() const {
 }
 
 bool Background::waitForOutput(const std::string& text, double seconds) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  bool running = true;
-  while (output().find(text) == std::string::npos) {
-    if (!running || std::chrono::steady_clock::now() >= until) return false;
-    // Ended (left unreaped, for waitFor)? Then one last look at the output.
+  const auto printed = [&] { return output().find(text) != std::string::npos; };
+  // Until it is printed or the program ended (seen without reaping it, which is waitFor's).
+  pollFor(seconds, [&] {
     siginfo_t info{};
-    running = !ended_ &&
-              (waitid(P_PID, pid_, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return true;
+    return printed() || ended_ ||
+           (waitid(P_PID, pid_, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid != 0);
+  });
+  return printed();
 }
 
 bool waitForFile(const std::filesystem::path& path, double seconds) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (!std::filesystem::exists(path)) {
-    if (std::chrono::steady_clock::now() >= until) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return true;
+  return pollFor(seconds, [&] { return std::filesystem::exists(path); });
 }
 
 void writeFile(const std::filesystem::path& path, const std::string& text) {
