@@ -26,12 +26,13 @@ fi
 build=${TSN_BUILD_DIR:-build-cuda}
 configure=(-DTSN_WITH_CUDA=ON -DCUDAToolkit_ROOT="$cuda_root"
   -DCMAKE_PREFIX_PATH="$site/torch/share/cmake" -DNCCL_ROOT="$site/nvidia/nccl")
-if [[ -n ${TSN_TENSORBOARD_PYTHONPATH:-} ]]; then
-  configure+=(-DTSN_TENSORBOARD_PYTHONPATH="$TSN_TENSORBOARD_PYTHONPATH")
-fi
 echo "[libtorch2] TSN_WITH_CUDA=ON against $site/torch and $cuda_root in $build/"
 
 if [[ $mode == all ]]; then
+  # TensorBoard's reader for the event-file test, as tools/run_tests.sh gives the CPU build.
+  if tensorboard_site=$(tools/observe/fetch_tensorboard.sh); then
+    configure+=(-DTSN_TENSORBOARD_PYTHONPATH="$tensorboard_site")
+  fi
   TSN_BUILD_DIR=$build tools/dev/build.sh "${configure[@]}"
   cd "$build" && ctest --output-on-failure -j "$(nproc)" --timeout 600 -LE "slurm|multinode"
   exit
@@ -64,12 +65,12 @@ if missing:
 chosen = [c for c in commands if os.path.abspath(c["file"]) in sources]
 print(f"[libtorch2] compiling {len(sources)} sources ({len(chosen)} compiler runs):",
       " ".join(sorted(os.path.relpath(s) for s in sources)), flush=True)
-def compile(c):
+def compile_one(c):
     r = subprocess.run(c["command"], shell=True, cwd=c["directory"], capture_output=True, text=True)
     return c["file"], r.returncode, r.stdout + r.stderr
 failed = 0
 with ThreadPoolExecutor(jobs) as pool:
-    for file, rc, output in pool.map(compile, chosen):
+    for file, rc, output in pool.map(compile_one, chosen):
         print(f"[libtorch2] {os.path.relpath(file)}: {'ok' if rc == 0 else 'FAILED'}", flush=True)
         if rc != 0:
             failed += 1
