@@ -27,12 +27,13 @@ void VideoReader::State::seekToKeyframe(size_t slot, bool fromStart) {
   // No position until the seek or reopen succeeds (a failed reopen leaves no demuxer: the
   // next call opens it again).
   position = -1;
-  if (sequential || fromStart) {
+  // A demuxer that cannot seek there (MP4 refuses a timestamp with no keyframe at or before
+  // it: a clip that starts between keyframes) starts from the top of the file instead.
+  if (sequential || fromStart ||
+      av_seek_frame(format.get(), streamIndex,
+                    seekByDts ? keyframeDts[slot] : framePts[info.keyframes[slot]],
+                    AVSEEK_FLAG_BACKWARD) < 0) {
     openDemuxer(/*probe=*/!sequential);
-  } else {
-    const int64_t ts = seekByDts ? keyframeDts[slot] : framePts[info.keyframes[slot]];
-    TSN_CHECK_AV(av_seek_frame(format.get(), streamIndex, ts, AVSEEK_FLAG_BACKWARD), path(),
-                 "cannot seek");
   }
   avcodec_flush_buffers(codec.get());
   drained = false;
@@ -47,6 +48,7 @@ bool VideoReader::State::nextFrame(const Request& request) {
       ++stats.framesDecoded;
       int64_t pts = frame->best_effort_timestamp;
       if (pts == AV_NOPTS_VALUE) pts = frame->pts;
+      if (beforeFirstFrame(pts)) continue;  // a leading picture no frame index counts
       position = sequential || pts == AV_NOPTS_VALUE ? position + 1 : indexOf(pts);
       return true;
     }
@@ -80,7 +82,11 @@ void VideoReader::State::sendNextPacket(const Request& request) {
     codec->skip_frame = keep ? AVDISCARD_DEFAULT : AVDISCARD_NONREF;
     const int sent = avcodec_send_packet(codec.get(), packet.get());
     av_packet_unref(packet.get());
-    TSN_CHECK_AV(sent, path(), "cannot decode");
+    // The leading packets of a clip cut between keyframes may not decode at all (a TS cut
+    // before its first parameter sets): the decoder skips them, as indexing found.
+    const bool leading =
+        info.leadingPacketsDropped > 0 && (sequential ? position < 0 : beforeFirstFrame(ts));
+    if (!leading) TSN_CHECK_AV(sent, path(), "cannot decode");
     return;
   }
 }

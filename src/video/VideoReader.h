@@ -1,9 +1,11 @@
 #pragma once
 /// @file Frame-accurate sparse decoding of one video file.
 ///
-/// Frame n is the n-th frame, in presentation order, that FFmpeg decodes from the file's first
-/// video stream (what `ffmpeg -i V -fps_mode passthrough` numbers n). The frame count and keyframe
-/// positions come from the demuxer's packets, not from container metadata.
+/// Frame n is the n-th frame, in presentation order, that FFmpeg's decoder outputs from the video
+/// stream the ffmpeg CLI picks (never an attached picture), as `ffmpeg -i V -fps_mode
+/// passthrough` numbers them. The frame count and keyframe positions come from the demuxer's
+/// packets and from decoding the first of them, never from container metadata: leading packets
+/// that decode to nothing (a clip cut between keyframes) are not frames.
 
 #include <opencv2/core.hpp>
 
@@ -36,9 +38,9 @@ struct ReaderOptions {
 struct VideoInfo {
   std::string path;
   int64_t numFrames = 0;
-  double fps = 0;  ///< average frame rate from the stream
-  double durationS = 0;
-  int width = 0;  ///< as displayed: rotation applied
+  double fps = 0;        ///< average frame rate of the frames that decode
+  double durationS = 0;  ///< from the first frame shown to the end of the last
+  int width = 0;         ///< as displayed: rotation applied
   int height = 0;
   int rotation = 0;  ///< clockwise degrees applied to decoded frames (0, 90, 180, 270)
   std::string codec;
@@ -49,6 +51,12 @@ struct VideoInfo {
   /// streams): frames are then numbered in the order the decoder returns them, keyframes holds
   /// only 0, and each decode() call decodes from the start of the file.
   bool seekable = true;
+  int streamIndex = -1;      ///< the container's stream read (the ffmpeg CLI's choice)
+  int videoStreams = 0;      ///< video streams in the file, attached pictures not counted
+  int attachedPictures = 0;  ///< cover art, thumbnails: streams of type video never read
+  /// Packets before the first frame the decoder outputs (a clip cut between keyframes, an open
+  /// GOP's leading pictures) that decode to nothing: not frames, not damage.
+  int64_t leadingPacketsDropped = 0;
 };
 
 /// Counters of one reader, for benchmarks and tests.

@@ -67,6 +67,8 @@ struct VideoReader::State {
   void checkTime() const;
   /// Opens the file, its decoder, and indexes its packets.
   void open();
+  /// A decoder for `stream`, set up as every decoder of the reader is.
+  av::AvPtr<AVCodecContext> openDecoder(const AVCodec* decoder, const AVStream* stream) const;
   /// Opens the container (again, when rewinding): only local files of allowed demuxers. With
   /// `probe`, reads stream information as the first open did (timestamps FFmpeg derives can
   /// depend on it).
@@ -74,12 +76,21 @@ struct VideoReader::State {
   /// Throws UnsupportedContainer naming the detected format and the setting that allows it when
   /// the file's container is not among the allowed ones.
   void refuseUnlistedContainer();
-  /// Reads every packet of the stream once (no decoding) for frame count and keyframes.
+  /// Picks the video stream the ffmpeg CLI would (never an attached picture); throws
+  /// NoVideoStream without one.
+  void pickVideoStream();
+  /// Reads every packet of the stream once for frame count and keyframes, decoding only the
+  /// first ones: the leading packets that decode to nothing are not frames.
   void indexPackets(AVStream* stream);
 
   // VideoReader.cpp
   /// Index of the frame with presentation timestamp `pts`.
   int64_t indexOf(int64_t pts) const;
+  /// A packet or picture with timestamp `ts` comes before the first frame: a leading one that
+  /// decodes to nothing (the decoder may still need it as a reference).
+  bool beforeFirstFrame(int64_t ts) const {
+    return !sequential && ts != AV_NOPTS_VALUE && ts < framePts.front();
+  }
   /// Index of the last keyframe at or before frame `index`, in info.keyframes.
   size_t keyframeSlot(int64_t index) const;
   /// Positions the demuxer at keyframe `slot` of info.keyframes; slot 0 of a sequential video

@@ -13,6 +13,7 @@
 #include "common/Error.h"
 #include "data/LoaderFixture.h"
 #include "video/VideoReader.h"
+#include "video/VideoTestSupport.h"
 
 namespace tsn {
 namespace {
@@ -255,6 +256,47 @@ TEST_F(LoaderTest, BadVideosAreReplacedInTrainingAndCountedByReason) {
   for (const auto& b : evalBatches) evalClips += b.clips.size(0);
   EXPECT_EQ(lastStats_.dropped, lastStats_.failed);
   EXPECT_EQ(evalClips + lastStats_.dropped, 13);
+}
+
+TEST_F(LoaderTest, ClipsCutBetweenKeyframesTrainWithoutABadSample) {
+  // Stream-copy cuts that start before their first keyframe, in each container, with and
+  // without B-frames, H.264 and HEVC, and one with cover art stored before the video.
+  testing::TempDir cuts("loader_cuts");
+  const auto h264 = (cuts.path() / "h264.mp4").string();
+  const auto hevc = (cuts.path() / "hevc.mp4").string();
+  testing::cliVideo(h264, "-c:v libx264 -bf 3 -g 50 -pix_fmt yuv420p", 100);
+  testing::cliVideo(hevc,
+                    "-c:v libx265 -x265-params log-level=error:keyint=25:min-keyint=25:bframes=3 "
+                    "-pix_fmt yuv420p",
+                    100);
+  std::vector<VideoSample> list;
+  int64_t label = 0;
+  for (const auto& [source, clip] :
+       {std::pair{h264, "a.mp4"}, std::pair{h264, "b.mkv"}, std::pair{h264, "c.ts"},
+        std::pair{hevc, "d.mkv"}, std::pair{hevc, "e.ts"}}) {
+    const auto path = (cuts.path() / clip).string();
+    testing::cutByStreamCopy(source, path, 0.7);
+    list.push_back({path, label++ % 3, -1});
+  }
+  const auto cover = (cuts.path() / "cover.jpg").string();
+  const auto withCover = (cuts.path() / "f.mp4").string();
+  testing::cliVideo(cover, "", 1, "300x300");
+  const auto muxed = testing::run(fmt::format(
+      "ffmpeg -v error -y -i '{}' -i '{}' -map 0 -map 1 -c copy -disposition:1 attached_pic '{}'",
+      list[0].path, cover, withCover));
+  ASSERT_EQ(muxed.exitCode, 0) << muxed.output;
+  testing::moveUdtaBeforeTracks(withCover);
+  list.push_back({withCover, 2, -1});
+
+  const auto batches = epoch(list, true, 2, {}, 2);
+  int64_t clips = 0;
+  for (const auto& b : batches) clips += b.clips.size(0);
+  EXPECT_EQ(clips, 6);
+  EXPECT_EQ(lastStats_.failed, 0);
+  EXPECT_TRUE(lastStats_.failuresByReason.empty());
+  const auto evalBatches = epoch(list, false, 2, {}, 2);
+  EXPECT_EQ(lastStats_.failed, 0);
+  EXPECT_EQ(lastStats_.dropped, 0);
 }
 
 TEST_F(LoaderTest, TooManyBadVideosStopTheEpochWithAClearError) {

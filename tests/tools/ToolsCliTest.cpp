@@ -62,6 +62,52 @@ TEST_F(ToolsCli, CheckVideosReportsUnreadableOnesAndWritesACleanList) {
   EXPECT_EQ(text, "videos/class_00/class_00_0000.mp4 0\nvideos/class_01/class_01_0000.mp4 1\n");
 }
 
+TEST_F(ToolsCli, ProbeAndCheckVideosCountLeadingPacketsAsInformationNotDamage) {
+  // A clip cut by stream copy between keyframes: 30 packets before its first keyframe.
+  const auto source = (dir_->path() / "long.mp4").string();
+  const auto clip = (data_ / "cut.mp4").string();
+  const auto made = testing::run(fmt::format(
+      "ffmpeg -v error -y -f lavfi -i testsrc2=size=160x120:rate=25 -frames:v 100 -c:v libx264 "
+      "-bf 3 -g 50 -pix_fmt yuv420p '{}' && ffmpeg -v error -y -i '{}' -ss 0.7 -c copy -copyinkf "
+      "'{}'",
+      source, source, clip));
+  ASSERT_EQ(made.exitCode, 0) << made.output;
+  const auto packets = testing::run(
+      "ffprobe -v quiet -count_packets -select_streams v:0 -show_entries stream=nb_read_packets "
+      "-of csv=p=0 " +
+      clip);
+  const auto frames = testing::run(
+      "ffprobe -v quiet -count_frames -select_streams v:0 -show_entries stream=nb_read_frames "
+      "-of csv=p=0 " +
+      clip);
+  const int64_t dropped = std::stoll(packets.output) - std::stoll(frames.output);
+  ASSERT_GT(dropped, 0);
+
+  const auto probe = testing::run(testing::binary("tsn_probe") + " --json " + clip);
+  ASSERT_EQ(probe.exitCode, 0) << probe.output;
+  const auto p = nlohmann::json::parse(probe.output);
+  EXPECT_EQ(p["frames"], std::stoll(frames.output));
+  EXPECT_EQ(p["leading_packets_dropped"], dropped);
+  EXPECT_EQ(p["stream_index"], 0);
+  const auto text = testing::run(testing::binary("tsn_probe") + " " + clip);
+  EXPECT_THAT(text.output, HasSubstr(fmt::format("{} leading packets before the first", dropped)));
+
+  const auto list = dir_->path() / "cut.list";
+  testing::writeFile(list, "cut.mp4 0\nvideos/class_00/class_00_0000.mp4 0\n");
+  const auto r = testing::run(testing::binary("tsn_check_videos") + " --json --list " +
+                              list.string() + " --root " + data_.string());
+  EXPECT_EQ(r.exitCode, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["unreadable"], 0);
+  EXPECT_EQ(j["leading_packets_dropped"], dropped);
+  ASSERT_EQ(j["start_between_keyframes"].size(), 1u);
+  EXPECT_EQ(j["start_between_keyframes"][0]["path"], clip);
+  const auto plain = testing::run(testing::binary("tsn_check_videos") + " --list " + list.string() +
+                                  " --root " + data_.string());
+  EXPECT_THAT(plain.output, HasSubstr("2 videos, 0 unreadable"));
+  EXPECT_THAT(plain.output, HasSubstr("1 readable video starts between keyframes"));
+}
+
 TEST_F(ToolsCli, BenchDecodePrintsBothReadersAsJson) {
   const auto r = testing::run(testing::binary("tsn_bench") + " decode --list " +
                               (data_ / "train.list").string() + " --root " + data_.string() +

@@ -3,16 +3,18 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <numeric>
-#include <random>
-
+#include "video/AvError.h"
 #include "video/VideoReader.h"
 #include "video/VideoTestSupport.h"
 
 namespace tsn {
 namespace {
 
+using testing::cliVideo;
+using testing::cliVideoStream;
+using testing::cutByStreamCopy;
 using testing::Encoding;
+using testing::expectEveryFrameIsTheClis;
 using testing::ffmpegFrames;
 using testing::meanAbsDiff;
 using testing::writeVideo;
@@ -90,11 +92,9 @@ TEST_P(CliFrameAccuracy, EveryFrameMatchesTheFfmpegCli) {
   const CliVideo v = GetParam();
   testing::TempDir dir("cli_" + v.name);
   const std::string video = (dir.path() / v.file).string();
-  const auto made = testing::run(
-      fmt::format("ffmpeg -v error -y -f lavfi -i testsrc2=size={}x{}:rate=25 -frames:v {} {} '{}'",
-                  v.rotation % 180 ? v.height : v.width, v.rotation % 180 ? v.width : v.height,
-                  v.frames, v.encode, video));
-  ASSERT_EQ(made.exitCode, 0) << made.output;
+  cliVideo(video, v.encode, v.frames,
+           fmt::format("{}x{}", v.rotation % 180 ? v.height : v.width,
+                       v.rotation % 180 ? v.width : v.height));
 
   VideoReader reader(video);
   EXPECT_EQ(reader.info().codec, v.codec);
@@ -104,27 +104,8 @@ TEST_P(CliFrameAccuracy, EveryFrameMatchesTheFfmpegCli) {
   ASSERT_EQ(reader.info().height, v.height);
   // The CLI applies rotation metadata too (autorotate), so both see the displayed picture.
   const auto reference = ffmpegFrames(video, dir.path(), v.width, v.height);
-  ASSERT_EQ(reader.info().numFrames, static_cast<int64_t>(reference.size()));
-  const int count = v.decodedFrames >= 0 ? v.decodedFrames : v.frames;
-  ASSERT_EQ(reader.info().numFrames, count);
-
-  std::vector<int64_t> order(count);
-  std::iota(order.begin(), order.end(), 0);
-  std::shuffle(order.begin(), order.end(), std::mt19937(9));
-  const auto frames = reader.decode(order, 0);
-  for (size_t i = 0; i < order.size(); ++i) {
-    const int64_t n = order[i];
-    ASSERT_EQ(frames[i].size(), reference[n].size());
-    const double same = meanAbsDiff(frames[i], reference[n]);
-    // Both convert with libswscale, with different filters (and dithering from 10 bits).
-    EXPECT_LT(same, 3.0) << "frame " << n;
-    if (n > 0) {
-      EXPECT_LT(same, meanAbsDiff(frames[i], reference[n - 1])) << "frame " << n;
-    }
-    if (n + 1 < count) {
-      EXPECT_LT(same, meanAbsDiff(frames[i], reference[n + 1])) << "frame " << n;
-    }
-  }
+  ASSERT_EQ(reader.info().numFrames, v.decodedFrames >= 0 ? v.decodedFrames : v.frames);
+  expectEveryFrameIsTheClis(reader, reference);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -173,6 +154,163 @@ INSTANTIATE_TEST_SUITE_P(
         CliVideo{"ten_frames_mp4", "v.mp4", "-c:v libx264 -pix_fmt yuv420p", 10, "h264"},
         CliVideo{"one_frame_mp4", "v.mp4", "-c:v libx264 -pix_fmt yuv420p", 1, "h264"}),
     [](const auto& info) { return info.param.name; });
+
+/// A clip cut by stream copy from a longer video of the CLI's test pattern (100 frames).
+struct CutClip {
+  std::string name;
+  std::string encode;   ///< the long video's ffmpeg options (MP4)
+  std::string file;     ///< the clip's file name (the extension picks the container)
+  double startS;        ///< where the cut starts
+  bool leadingDropped;  ///< the clip starts with packets that decode to nothing
+};
+
+void PrintTo(const CutClip& c, std::ostream* os) {
+  *os << c.name;
+}
+
+class CutClipFrameAccuracy : public ::testing::TestWithParam<CutClip> {};
+
+TEST_P(CutClipFrameAccuracy, FramesAreWhatTheDecoderOutputsFromTheCut) {
+  const CutClip c = GetParam();
+  testing::TempDir dir("cut_" + c.name);
+  const std::string source = (dir.path() / "long.mp4").string();
+  const std::string clip = (dir.path() / c.file).string();
+  cliVideo(source, c.encode, 100);
+  cutByStreamCopy(source, clip, c.startS);
+
+  VideoReader reader(clip);
+  const VideoInfo& info = reader.info();
+  EXPECT_EQ(info.leadingPacketsDropped > 0, c.leadingDropped) << info.leadingPacketsDropped;
+  ASSERT_FALSE(info.keyframes.empty());
+  EXPECT_EQ(info.keyframes.front(), 0);
+  // What decodes is what counts: from the first frame shown to the end of the last, and the
+  // mean rate over that span (an HEVC CRA's dropped RASL pictures leave a gap).
+  const auto times = testing::cliFrameTimes(clip);
+  ASSERT_EQ(static_cast<int64_t>(times.size()), info.numFrames);
+  const double spanS = times.back() - times.front();
+  EXPECT_NEAR(info.durationS, spanS + 1 / 25.0, 1e-3);
+  if (info.leadingPacketsDropped > 0) EXPECT_NEAR(info.fps, (times.size() - 1) / spanS, 1e-3);
+  expectEveryFrameIsTheClis(reader, ffmpegFrames(clip, dir.path(), 160, 120));
+}
+
+// The long videos: B-frames and a closed GOP of 50; an open GOP (x264's recovery point I-frames,
+// whose leading B-frames refer to the GOP before); periodic intra refresh (recovery point SEI,
+// no IDR after the first); HEVC with a closed GOP and with x265's open GOP (CRA pictures and
+// their RASL leading pictures). MPEG-TS written from MP4 carries parameter sets only before an
+// IDR: its leading packets cannot even be parsed.
+const std::string kH264 = "-c:v libx264 -bf 3 -g 50 -pix_fmt yuv420p";
+const std::string kH264NoB = "-c:v libx264 -bf 0 -g 50 -pix_fmt yuv420p";
+const std::string kH264OpenGop =
+    "-c:v libx264 -bf 3 -x264-params open_gop=1:keyint=25:min-keyint=25:scenecut=0 "
+    "-pix_fmt yuv420p";
+const std::string kH264IntraRefresh =
+    "-c:v libx264 -bf 0 -x264-params intra-refresh=1:keyint=30 -pix_fmt yuv420p";
+const std::string kHevc =
+    "-c:v libx265 -x265-params log-level=error:keyint=50:min-keyint=50:scenecut=0:bframes=3:"
+    "open-gop=0 -pix_fmt yuv420p";
+const std::string kHevcOpenGop =
+    "-c:v libx265 -x265-params log-level=error:keyint=25:min-keyint=25:scenecut=0:bframes=3:"
+    "open-gop=1 -pix_fmt yuv420p";
+
+INSTANTIATE_TEST_SUITE_P(
+    StreamCopyCuts, CutClipFrameAccuracy,
+    ::testing::Values(CutClip{"h264_bframes_mp4", kH264, "clip.mp4", 0.7, true},
+                      CutClip{"h264_bframes_mkv", kH264, "clip.mkv", 0.7, true},
+                      CutClip{"h264_bframes_ts_no_parameter_sets", kH264, "clip.ts", 0.7, true},
+                      CutClip{"h264_no_bframes_mp4", kH264NoB, "clip.mp4", 1.0, true},
+                      CutClip{"h264_open_gop_mp4", kH264OpenGop, "clip.mp4", 0.7, true},
+                      CutClip{"h264_open_gop_mkv_at_recovery_point", kH264OpenGop, "clip.mkv", 1.0,
+                              true},
+                      CutClip{"h264_intra_refresh_mp4", kH264IntraRefresh, "clip.mp4", 0.7, true},
+                      // HEVC's decoder shows a cut's leading pictures, as well as it can.
+                      CutClip{"hevc_mp4", kHevc, "clip.mp4", 0.7, false},
+                      CutClip{"hevc_open_gop_ts", kHevcOpenGop, "clip.ts", 0.7, true},
+                      CutClip{"hevc_open_gop_mkv_at_cra", kHevcOpenGop, "clip.mkv", 1.0, true}),
+    [](const auto& info) { return info.param.name; });
+
+/// Cover art beside the video: the reader takes the stream the CLI maps, never the picture.
+TEST(StreamChoice, CoverArtIsNeverTheVideoWhereverItIsStored) {
+  testing::TempDir dir("stream_cover");
+  const std::string video = (dir.path() / "v.mp4").string();
+  const std::string cover = (dir.path() / "cover.jpg").string();
+  cliVideo(video, kH264, 75);
+  cliVideo(cover, "", 1, "300x300");
+  struct Case {
+    std::string file, mux;
+    bool udtaFirst = false;
+    int attachedPictures = 1;
+  };
+  const std::vector<Case> cases = {
+      // MP4: the picture as `covr` after the track (FFmpeg's muxer), and before it.
+      {"after.mp4", "-map 0 -map 1 -disposition:1 attached_pic"},
+      {"before.mp4", "-map 0 -map 1 -disposition:1 attached_pic", true},
+      // Matroska: an image attachment (after the tracks); a one-frame MJPEG track first.
+      {"after.mkv", "-map 0 -attach '" + cover + "' -metadata:s:t mimetype=image/jpeg"},
+      {"before.mkv", "-map 1 -map 0 -disposition:1 default", false, 0},
+  };
+  const auto reference = ffmpegFrames(video, dir.path(), 160, 120);
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.file);
+    const std::string out = (dir.path() / c.file).string();
+    const auto muxed = testing::run(fmt::format(
+        "ffmpeg -v error -y -i '{}' -i '{}' {} -c copy '{}'", video, cover, c.mux, out));
+    ASSERT_EQ(muxed.exitCode, 0) << muxed.output;
+    if (c.udtaFirst) testing::moveUdtaBeforeTracks(out);
+    VideoReader reader(out);
+    EXPECT_EQ(reader.info().codec, "h264");
+    EXPECT_EQ(reader.info().width, 160);
+    EXPECT_EQ(reader.info().attachedPictures, c.attachedPictures);
+    EXPECT_EQ(reader.info().streamIndex, cliVideoStream(out));
+    if (c.udtaFirst) EXPECT_EQ(reader.info().streamIndex, 1);  // the picture came first
+    ASSERT_EQ(reader.info().numFrames, 75);
+    const auto frames = reader.decode({0, 40, 74}, 0);
+    EXPECT_LT(meanAbsDiff(frames[0], reference[0]), 3.0);
+    EXPECT_LT(meanAbsDiff(frames[1], reference[40]), 3.0);
+    EXPECT_LT(meanAbsDiff(frames[2], reference[74]), 3.0);
+  }
+}
+
+/// Several real video streams: the CLI's choice (the largest picture, the default stream, the
+/// first of equals), whatever their order.
+TEST(StreamChoice, SeveralVideoStreamsPickWhatTheCliPicks) {
+  testing::TempDir dir("stream_several");
+  const std::string small = (dir.path() / "small.mp4").string();
+  const std::string large = (dir.path() / "large.mp4").string();
+  cliVideo(small, kH264, 30);
+  cliVideo(large, kH264, 30, "320x240");
+  const std::vector<std::string> muxes = {"-map 0 -map 1", "-map 1 -map 0", "-map 0 -map 0"};
+  for (const auto& mux : muxes) {
+    SCOPED_TRACE(mux);
+    const std::string out = (dir.path() / "two.mkv").string();
+    const auto muxed = testing::run(
+        fmt::format("ffmpeg -v error -y -i '{}' -i '{}' {} -c copy '{}'", small, large, mux, out));
+    ASSERT_EQ(muxed.exitCode, 0) << muxed.output;
+    VideoReader reader(out);
+    EXPECT_EQ(reader.info().videoStreams, 2);
+    EXPECT_EQ(reader.info().streamIndex, cliVideoStream(out));
+  }
+}
+
+TEST(StreamChoice, OnlyACoverPictureIsNoVideo) {
+  testing::TempDir dir("stream_cover_only");
+  const std::string cover = (dir.path() / "cover.jpg").string();
+  const std::string out = (dir.path() / "cover_only.mkv").string();
+  cliVideo((dir.path() / "a.mp4").string(), "-c:v libx264 -pix_fmt yuv420p", 5);
+  const auto muxed = testing::run(fmt::format(
+      "ffmpeg -v error -y -f lavfi -i testsrc2=size=64x64 -frames:v 1 '{}' && ffmpeg -v error -y "
+      "-f lavfi -i anullsrc -t 0.5 -c:a pcm_s16le -attach '{}' -metadata:s:t mimetype=image/jpeg "
+      "'{}'",
+      cover, cover, out));
+  ASSERT_EQ(muxed.exitCode, 0) << muxed.output;
+  try {
+    VideoReader reader(out);
+    ADD_FAILURE() << "read a cover picture as the video";
+  } catch (const VideoError& e) {
+    EXPECT_EQ(e.failure(), VideoFailure::NoVideoStream);
+    EXPECT_THAT(e.what(), ::testing::HasSubstr(out));
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("attached picture"));
+  }
+}
 
 }  // namespace
 }  // namespace tsn

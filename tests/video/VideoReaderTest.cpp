@@ -241,6 +241,34 @@ TEST(VideoReader, UnreadableFilesRaiseErrorsNamingThePath) {
 }
 
 // The reason travels in the error's type, not in its text.
+TEST(VideoReader, AClipWithNothingDecodableIsRefusedNamingTheFile) {
+  testing::TempDir dir("reader_nothing_decodes");
+  const std::string source = (dir.path() / "long.mp4").string();
+  testing::cliVideo(source, "-c:v libx264 -bf 3 -g 50 -pix_fmt yuv420p", 100);
+  // After the last keyframe: every packet refers to one the clip does not hold. MPEG-TS from an
+  // open-GOP MP4: parameter sets only before IDR frames, and there is none after the first.
+  const std::string tail = (dir.path() / "tail.mkv").string();
+  testing::cutByStreamCopy(source, tail, 3.6);
+  const std::string openGop = (dir.path() / "open_gop.mp4").string();
+  testing::cliVideo(openGop,
+                    "-c:v libx264 -bf 3 -x264-params open_gop=1:keyint=25:min-keyint=25:"
+                    "scenecut=0 -pix_fmt yuv420p",
+                    100);
+  const std::string noParameterSets = (dir.path() / "no_parameter_sets.ts").string();
+  testing::cutByStreamCopy(openGop, noParameterSets, 0.7);
+  for (const auto& [video, says] : {std::pair{tail, "none of the video stream's 8 packets"},
+                                    std::pair{noParameterSets, "nothing in it decodes"}}) {
+    try {
+      VideoReader reader(video);
+      ADD_FAILURE() << video << ": opened, " << reader.info().numFrames << " frames";
+    } catch (const VideoError& e) {
+      EXPECT_EQ(e.failure(), VideoFailure::EmptyVideo) << e.what();
+      EXPECT_THAT(e.what(), HasSubstr(video));
+      EXPECT_THAT(e.what(), HasSubstr(says));
+    }
+  }
+}
+
 TEST(VideoReader, FailuresCarryTheirCategory) {
   testing::TempDir dir("reader_reasons");
   const auto reasonOf = [](const std::function<void()>& open) {

@@ -1,5 +1,6 @@
 // tsn_check_videos --list F: opens every video of a file list in parallel, decodes its first
-// and last frame, and reports the unreadable ones by reason; optionally writes a cleaned list.
+// and last frame, and reports the unreadable ones by reason (and, as information, the videos that
+// start between keyframes); optionally writes a cleaned list.
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
@@ -26,10 +27,15 @@ struct Options {
   tsn::ReaderOptions reader;
 };
 
-/// Why each video cannot be read: (error, reason) per sample, empty for readable ones.
-std::vector<std::pair<std::string, std::string>> check(const std::vector<tsn::VideoSample>& samples,
-                                                       const Options& o) {
-  std::vector<std::pair<std::string, std::string>> failures(samples.size());
+/// What checking one video found: why it cannot be read (empty error for a readable one), and
+/// how many leading packets decode to nothing (information, not damage).
+struct Checked {
+  std::string error, reason;
+  int64_t leadingPacketsDropped = 0;
+};
+
+std::vector<Checked> check(const std::vector<tsn::VideoSample>& samples, const Options& o) {
+  std::vector<Checked> results(samples.size());
   tsn::parallelFor(samples.size(), o.jobs, [&](size_t i) {
     // Each check on a thread that can be given up on: a file on a stalled file system blocks
     // in open() or read() where no deadline reaches.
@@ -38,30 +44,32 @@ std::vector<std::pair<std::string, std::string>> check(const std::vector<tsn::Vi
     const tsn::ReaderOptions options = o.reader;
     tsn::AbandonableThread::Outcome outcome{};
     try {
-      const auto checked = thread.call<bool>(
+      const auto dropped = thread.call<int64_t>(
           [path, options] {
             tsn::VideoReader reader(path, options);
             reader.decode({0, reader.info().numFrames - 1}, 0);
-            return true;
+            return reader.info().leadingPacketsDropped;
           },
           o.timeout > 0 ? o.timeout + 1 : 0, nullptr, &outcome);
-      if (!checked) {
+      if (!dropped) {
         throw tsn::VideoError(tsn::VideoFailure::Timeout,
                               fmt::format("{}: not read within --timeout {} s: stuck in a system "
                                           "call (a stalled file system, or a file that blocks)",
                                           path, o.timeout));
       }
+      results[i].leadingPacketsDropped = *dropped;
     } catch (const std::exception& e) {
-      failures[i] = {e.what(), tsn::failureReason(e)};
+      results[i].error = e.what();
+      results[i].reason = tsn::failureReason(e);
     }
   });
-  return failures;
+  return results;
 }
 
 /// The report (text or JSON) and the cleaned list, which keeps the readable entries' lines as
 /// written. Returns how many videos are unreadable.
-size_t report(const std::vector<tsn::VideoSample>& samples,
-              const std::vector<std::pair<std::string, std::string>>& failures, const Options& o) {
+size_t report(const std::vector<tsn::VideoSample>& samples, const std::vector<Checked>& results,
+              const Options& o) {
   std::vector<std::string> lines;
   {
     std::ifstream in(o.list);
@@ -71,10 +79,16 @@ size_t report(const std::vector<tsn::VideoSample>& samples,
   nlohmann::json bad = nlohmann::json::array();
   std::ofstream clean;
   if (!o.cleaned.empty()) clean.open(o.cleaned);
+  nlohmann::json trimmed = nlohmann::json::array();
+  int64_t leadingDropped = 0;
   for (size_t i = 0; i < samples.size(); ++i) {
-    const auto& [error, reason] = failures[i];
+    const auto& [error, reason, dropped] = results[i];
     if (error.empty()) {
       if (clean.is_open()) clean << lines[samples[i].line - 1] << '\n';
+      if (dropped > 0) {
+        trimmed.push_back({{"path", samples[i].path}, {"leading_packets_dropped", dropped}});
+        leadingDropped += dropped;
+      }
       continue;
     }
     ++byReason[reason];
@@ -85,12 +99,21 @@ size_t report(const std::vector<tsn::VideoSample>& samples,
                               {"videos", samples.size()},
                               {"unreadable", bad.size()},
                               {"by_reason", byReason},
-                              {"failures", bad}};
+                              {"failures", bad},
+                              {"leading_packets_dropped", leadingDropped},
+                              {"start_between_keyframes", trimmed}};
     std::cout << j.dump(2) << std::endl;
     return bad.size();
   }
   std::cout << fmt::format("{}: {} videos, {} unreadable\n", o.list, samples.size(), bad.size());
   for (const auto& [reason, n] : byReason) std::cout << fmt::format("  {:>6}  {}\n", n, reason);
+  if (!trimmed.empty()) {
+    std::cout << fmt::format(
+        "{} readable video{} start{} between keyframes: {} leading packets decode to nothing "
+        "(not frames, not damage)\n",
+        trimmed.size(), trimmed.size() > 1 ? "s" : "", trimmed.size() > 1 ? "" : "s",
+        leadingDropped);
+  }
   for (const auto& b : bad) {
     std::cout << "  " << b["path"].get<std::string>() << ": " << b["error"].get<std::string>()
               << "\n";

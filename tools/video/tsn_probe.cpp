@@ -1,5 +1,6 @@
-// tsn_probe VIDEO: what the reader sees in a video (frame count from packets, keyframes, size,
-// rotation), and optionally frames written as lossless PNG for inspection.
+// tsn_probe VIDEO: what the reader sees in a video (the stream it reads, frame count, leading
+// packets that decode to nothing, keyframes, size, rotation), and optionally frames written as
+// lossless PNG for inspection.
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -32,7 +33,11 @@ nlohmann::json probe(const std::string& video, const tsn::ReaderOptions& options
                       {"container", i.container},
                       {"pixel_format", i.pixelFormat},
                       {"keyframes", i.keyframes},
-                      {"seekable", i.seekable}};
+                      {"seekable", i.seekable},
+                      {"stream_index", i.streamIndex},
+                      {"video_streams", i.videoStreams},
+                      {"attached_pictures", i.attachedPictures},
+                      {"leading_packets_dropped", i.leadingPacketsDropped}};
   if (!dumpFrames.empty()) {
     std::vector<int64_t> indices;
     for (const auto& part : tsn::split(dumpFrames, ',')) indices.push_back(std::stoll(part));
@@ -63,6 +68,21 @@ void printSummary(const nlohmann::json& j) {
                            j["seekable"].get<bool>() ? ""
                                                      : " (no presentation timestamps: decoded from "
                                                        "the start, in decoder order)");
+  const auto streams = j["video_streams"].get<int>();
+  const auto pictures = j["attached_pictures"].get<int>();
+  if (streams > 1 || pictures > 0) {
+    std::cout << fmt::format("stream {} of {} video stream{}{} (the ffmpeg CLI's choice)\n",
+                             j["stream_index"].get<int>(), streams, streams > 1 ? "s" : "",
+                             pictures > 0 ? fmt::format(", {} attached picture{} skipped", pictures,
+                                                        pictures > 1 ? "s" : "")
+                                          : "");
+  }
+  if (const auto dropped = j["leading_packets_dropped"].get<int64_t>(); dropped > 0) {
+    std::cout << fmt::format(
+        "{} leading packet{} before the first decodable frame (a clip cut between keyframes): "
+        "not frames\n",
+        dropped, dropped > 1 ? "s" : "");
+  }
   if (j.contains("written")) {
     for (const auto& f : j["written"]) std::cout << "wrote " << f.get<std::string>() << "\n";
   }
