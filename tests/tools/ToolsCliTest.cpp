@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "support/CliTest.h"
+#include "video/VideoTestSupport.h"
 
 namespace tsn {
 namespace {
@@ -66,12 +67,8 @@ TEST_F(ToolsCli, ProbeAndCheckVideosCountLeadingPacketsAsInformationNotDamage) {
   // A clip cut by stream copy between keyframes: 30 packets before its first keyframe.
   const auto source = (dir_->path() / "long.mp4").string();
   const auto clip = (data_ / "cut.mp4").string();
-  const auto made = testing::run(fmt::format(
-      "ffmpeg -v error -y -f lavfi -i testsrc2=size=160x120:rate=25 -frames:v 100 -c:v libx264 "
-      "-bf 3 -g 50 -pix_fmt yuv420p '{}' && ffmpeg -v error -y -i '{}' -ss 0.7 -c copy -copyinkf "
-      "'{}'",
-      source, source, clip));
-  ASSERT_EQ(made.exitCode, 0) << made.output;
+  testing::cliVideo(source, "-c:v libx264 -bf 3 -g 50 -pix_fmt yuv420p", 100);
+  testing::cutByStreamCopy(source, clip, 0.7);
   const auto packets = testing::run(
       "ffprobe -v quiet -count_packets -select_streams v:0 -show_entries stream=nb_read_packets "
       "-of csv=p=0 " +
