@@ -189,7 +189,9 @@ TEST_P(CutClipFrameAccuracy, FramesAreWhatTheDecoderOutputsFromTheCut) {
   ASSERT_EQ(static_cast<int64_t>(times.size()), info.numFrames);
   const double spanS = times.back() - times.front();
   EXPECT_NEAR(info.durationS, spanS + 1 / 25.0, 1e-3);
-  if (info.leadingPacketsDropped > 0) EXPECT_NEAR(info.fps, (times.size() - 1) / spanS, 1e-3);
+  if (info.leadingPacketsDropped > 0) {
+    EXPECT_NEAR(info.fps, (times.size() - 1) / spanS, 1e-3);
+  }
   expectEveryFrameIsTheClis(reader, ffmpegFrames(clip, dir.path(), 160, 120));
 }
 
@@ -261,7 +263,9 @@ TEST(StreamChoice, CoverArtIsNeverTheVideoWhereverItIsStored) {
     EXPECT_EQ(reader.info().width, 160);
     EXPECT_EQ(reader.info().attachedPictures, c.attachedPictures);
     EXPECT_EQ(reader.info().streamIndex, cliVideoStream(out));
-    if (c.udtaFirst) EXPECT_EQ(reader.info().streamIndex, 1);  // the picture came first
+    if (c.udtaFirst) {
+      EXPECT_EQ(reader.info().streamIndex, 1);  // the picture came first
+    }
     ASSERT_EQ(reader.info().numFrames, 75);
     const auto frames = reader.decode({0, 40, 74}, 0);
     EXPECT_LT(meanAbsDiff(frames[0], reference[0]), 3.0);

@@ -183,7 +183,9 @@ inline void expectEveryFrameIsTheClis(VideoReader& reader, const std::vector<cv:
     const double same = meanAbsDiff(frames[i], reference[n]);
     // Both convert with libswscale, with different filters (and dithering from 10 bits).
     EXPECT_LT(same, 3.0) << "frame " << n;
-    if (n > 0) EXPECT_LT(same, meanAbsDiff(frames[i], reference[n - 1])) << "frame " << n;
+    if (n > 0) {
+      EXPECT_LT(same, meanAbsDiff(frames[i], reference[n - 1])) << "frame " << n;
+    }
     if (n + 1 < reference.size()) {
       EXPECT_LT(same, meanAbsDiff(frames[i], reference[n + 1])) << "frame " << n;
     }
