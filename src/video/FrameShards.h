@@ -1,0 +1,120 @@
+#pragma once
+/// @file Packed frame shards, the format in one place for the packing tool and the reader.
+///
+/// A shard is a plain uncompressed tar file (ustar; readable by `tar`, Python's `tarfile` and
+/// WebDataset) of one JPEG per frame, member `<key>.<frame:06d>.jpg`, a video's frames
+/// contiguous and in order (WebDataset groups them into one sample by the key). Beside it,
+/// `<shard>.idx`: per video its key, label, source path and fps, and per frame the offset of
+/// its bytes in the shard, their size and CRC-32C. Both are written under temporary names and
+/// renamed when complete: a shard is whole or absent.
+
+#include <opencv2/core.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "video/FrameSource.h"
+
+namespace tsn::shards {
+
+/// CRC-32C (Castagnoli) of `size` bytes, continuing from `crc` (0 to start).
+uint32_t crc32c(const void* data, size_t size, uint32_t crc = 0);
+
+struct FrameEntry {
+  uint64_t offset = 0;  ///< of the JPEG bytes in the shard (past the member's tar header)
+  uint32_t size = 0;
+  uint32_t crc32c = 0;
+};
+
+struct VideoEntry {
+  std::string key;     ///< tar member stem: no '/' or '.', at most kMaxKeyLength bytes
+  std::string source;  ///< the video it was packed from, as listed
+  int64_t label = 0;
+  double sourceFps = 0;
+  std::vector<FrameEntry> frames;
+};
+
+/// The index of one shard.
+struct ShardIndex {
+  uint64_t shardBytes = 0;  ///< the shard's size, checked against the file when read
+  std::vector<VideoEntry> videos;
+};
+
+constexpr size_t kMaxKeyLength = 80;
+
+/// CRC-32C of a whole file; VideoError naming it when it cannot be read.
+uint32_t fileCrc32c(const std::string& path);
+
+/// The index file beside `shard`.
+std::string indexPath(const std::string& shard);
+
+/// Reads an index; VideoError (invalid data) naming the file when it is not one, is damaged or
+/// truncated (the file ends with a CRC-32C of all before it).
+ShardIndex readIndex(const std::string& path);
+
+/// Writes a shard and its index under temporary names (`.tmp` added); finish() renames the
+/// index, then the shard. Destroyed unfinished (an exception, a kill), it leaves no shard.
+class ShardWriter {
+ public:
+  explicit ShardWriter(std::string shard);
+  ~ShardWriter();
+  ShardWriter(const ShardWriter&) = delete;
+  ShardWriter& operator=(const ShardWriter&) = delete;
+
+  /// Starts the next video; its frames follow with addFrame().
+  void beginVideo(const std::string& key, const std::string& source, int64_t label, double fps);
+  /// Appends the next frame of the current video (JPEG bytes) as a tar member.
+  void addFrame(const std::vector<uint8_t>& jpeg);
+  /// Bytes written so far, and their CRC-32C (the whole shard's once finished).
+  uint64_t bytes() const { return offset_; }
+  uint32_t crc() const { return crc_; }
+  /// Ends the tar, flushes both files to disk and renames them; returns the index.
+  const ShardIndex& finish();
+
+ private:
+  void write(const void* data, size_t size);
+  std::string shard_;
+  int fd_ = -1;
+  uint64_t offset_ = 0;
+  uint32_t crc_ = 0;
+  ShardIndex index_;
+  bool finished_ = false;
+};
+
+/// An open shard file, shared by the videos read from it (one descriptor, read by pread).
+class ShardFile {
+ public:
+  /// Opens `path`; VideoError when it is missing, or its size is not the index's.
+  ShardFile(std::string path, uint64_t expectedBytes);
+  ~ShardFile();
+  ShardFile(const ShardFile&) = delete;
+  ShardFile& operator=(const ShardFile&) = delete;
+  const std::string& path() const { return path_; }
+  /// `size` bytes at `offset`; VideoError (truncated) naming the shard when fewer come.
+  void read(uint64_t offset, uint32_t size, std::vector<uint8_t>& into) const;
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+/// The frames of one packed video, read by offset and checked against their CRC-32C.
+class ShardVideoReader : public FrameSource {
+ public:
+  ShardVideoReader(std::shared_ptr<const ShardFile> shard, VideoEntry video);
+
+  int64_t numFrames() const override { return static_cast<int64_t>(video_.frames.size()); }
+  /// VideoError naming the shard, the video and the frame when a frame is damaged.
+  std::vector<cv::Mat> decode(const std::vector<int64_t>& indices, int shortSide) override;
+  std::vector<cv::Mat> decode(const std::vector<int64_t>& indices, cv::Size size) override;
+
+ private:
+  cv::Mat read(int64_t index);
+  std::shared_ptr<const ShardFile> shard_;
+  VideoEntry video_;
+  std::vector<uint8_t> bytes_;  ///< scratch for one frame's JPEG
+};
+
+}  // namespace tsn::shards
