@@ -162,7 +162,9 @@ void checkTrainingInputs(const Config& config) {
     if (path->empty()) failAt(config, key, "must be set for training");
     if (!std::filesystem::is_regular_file(*path)) failAt(config, key, "file not found: " + *path);
   }
-  if (!config.data.root.empty() && !std::filesystem::is_directory(config.data.root)) {
+  // Shards name their own files (beside the manifest): the root is not read then.
+  if (config.data.format != DataFormat::Shards && !config.data.root.empty() &&
+      !std::filesystem::is_directory(config.data.root)) {
     failAt(config, "data.root", "directory not found: " + config.data.root);
   }
   checkWorkDir(config);

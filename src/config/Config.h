@@ -12,7 +12,9 @@
 
 namespace tsn {
 
-enum class DataFormat { Video, Rawframes };
+/// Videos, MMAction2's rawframes folders, or packed frame shards (tsn_pack; the list is the
+/// manifest).
+enum class DataFormat { Video, Rawframes, Shards };
 enum class ResizeMode { ShortSide, Fixed43 };
 enum class ShortVideoMode { RepeatLast, Loop };
 enum class DistBackend { Auto, Nccl, Mpi, Local };

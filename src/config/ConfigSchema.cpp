@@ -222,7 +222,8 @@ Field enumField(const std::string& key, S Config::*section, E S::*member, Names<
 }
 
 const Names<DataFormat> kFormatNames = {{"video", DataFormat::Video},
-                                        {"rawframes", DataFormat::Rawframes}};
+                                        {"rawframes", DataFormat::Rawframes},
+                                        {"shards", DataFormat::Shards}};
 const Names<ResizeMode> kResizeNames = {{"short_side", ResizeMode::ShortSide},
                                         {"fixed_4_3", ResizeMode::Fixed43}};
 const Names<ShortVideoMode> kShortVideoNames = {{"repeat_last", ShortVideoMode::RepeatLast},

@@ -10,6 +10,7 @@
 #include "common/Error.h"
 #include "common/StageClock.h"
 #include "data/Sampling.h"
+#include "video/FrameShards.h"
 #include "video/RawframesReader.h"
 #include "video/VideoReader.h"
 
@@ -35,6 +36,10 @@ std::vector<int64_t> ClipDataset::clipShape() const {
 std::unique_ptr<FrameSource> ClipDataset::open(const VideoSample& sample) const {
   if (data_.format == DataFormat::Rawframes) {
     return std::make_unique<RawframesReader>(sample.path, sample.numFrames);
+  }
+  if (data_.format == DataFormat::Shards) {
+    return std::make_unique<shards::ShardVideoReader>(shards::openShared(sample.path),
+                                                      *sample.packed);
   }
   ReaderOptions options;
   options.timeoutS = data_.decodeTimeoutS;

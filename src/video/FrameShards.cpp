@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <map>
+#include <mutex>
 
 #include "common/Error.h"
 #include "video/AvError.h"
@@ -158,26 +160,6 @@ uint32_t crc32c(const void* data, size_t size, uint32_t crc) {
   return ~crc;
 }
 
-uint32_t fileCrc32c(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    throw VideoError(errno == ENOENT ? VideoFailure::MissingFile : VideoFailure::Other,
-                     systemError(path, "cannot open"));
-  }
-  std::vector<char> buffer(1 << 20);
-  uint32_t crc = 0;
-  for (ssize_t n; (n = ::read(fd, buffer.data(), buffer.size())) != 0;) {
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      ::close(fd);
-      throw VideoError(VideoFailure::Other, systemError(path, "cannot read"));
-    }
-    crc = crc32c(buffer.data(), static_cast<size_t>(n), crc);
-  }
-  ::close(fd);
-  return crc;
-}
-
 std::string indexPath(const std::string& shard) {
   return shard + ".idx";
 }
@@ -314,7 +296,8 @@ ShardFile::ShardFile(std::string path, uint64_t expectedBytes) : path_(std::move
                      systemError(path_, "cannot open the shard"));
   }
   struct stat st {};
-  if (::fstat(fd_, &st) != 0 || static_cast<uint64_t>(st.st_size) != expectedBytes) {
+  if (::fstat(fd_, &st) != 0 ||
+      (expectedBytes != kAnySize && static_cast<uint64_t>(st.st_size) != expectedBytes)) {
     const auto size = static_cast<uint64_t>(st.st_size);
     ::close(fd_);
     throw VideoError(VideoFailure::Truncated,
@@ -342,6 +325,15 @@ void ShardFile::read(uint64_t offset, uint32_t size, std::vector<uint8_t>& into)
     }
     done += static_cast<size_t>(n);
   }
+}
+
+std::shared_ptr<const ShardFile> openShared(const std::string& shard) {
+  static std::mutex mutex;
+  static std::map<std::string, std::shared_ptr<const ShardFile>> open;
+  const std::lock_guard<std::mutex> lock(mutex);
+  auto& file = open[shard];
+  if (!file) file = std::make_shared<const ShardFile>(shard, ShardFile::kAnySize);
+  return file;
 }
 
 ShardVideoReader::ShardVideoReader(std::shared_ptr<const ShardFile> shard, VideoEntry video)

@@ -5,9 +5,12 @@
 /// WebDataset) of one JPEG per frame, member `<key>.<frame:06d>.jpg`, a video's frames
 /// contiguous and in order (WebDataset groups them into one sample by the key). Beside it,
 /// `<shard>.idx`: per video its key, label, source path and fps, and per frame the offset of
-/// its bytes in the shard, their size and CRC-32C. Both are written under temporary names and
-/// renamed when complete: a shard is whole or absent.
+/// its bytes in the shard, their size and CRC-32C; and `<shard>.json`, what packing it found
+/// (videos, frames, the videos skipped and why). All are written under temporary names and
+/// renamed when complete: a shard is whole or absent. `manifest.json` in the same directory
+/// lists the shards with their sizes and checksums, the packing options and the tool.
 
+#include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 
 #include <cstdint>
@@ -43,6 +46,24 @@ struct ShardIndex {
 };
 
 constexpr size_t kMaxKeyLength = 80;
+
+/// Writes `<shard>.json`: the videos and frames packed, and the videos `skipped` (source,
+/// reason, error).
+void writeShardSummary(const std::string& shard, int64_t videos, int64_t frames,
+                       const nlohmann::json& skipped);
+
+/// Writes `dir`/manifest.json listing `shardFiles` (names in `dir`, each complete with its
+/// index and summary) with their sizes and CRC-32C, the packing `options` and `tool`. Returns
+/// the manifest.
+nlohmann::json writeManifest(const std::string& dir, const std::vector<std::string>& shardFiles,
+                             const nlohmann::json& options, const std::string& tool);
+
+/// The manifest at `path`, checked to be one; VideoError (invalid data) naming it otherwise.
+nlohmann::json readManifest(const std::string& path);
+
+/// The path of every shard a manifest lists (beside it).
+std::vector<std::string> manifestShards(const std::string& manifestPath,
+                                        const nlohmann::json& manifest);
 
 /// CRC-32C of a whole file; VideoError naming it when it cannot be read.
 uint32_t fileCrc32c(const std::string& path);
@@ -86,7 +107,9 @@ class ShardWriter {
 /// An open shard file, shared by the videos read from it (one descriptor, read by pread).
 class ShardFile {
  public:
-  /// Opens `path`; VideoError when it is missing, or its size is not the index's.
+  /// Opens `path`; VideoError when it is missing, or its size is not the index's
+  /// (`expectedBytes`; kAnySize takes the file as it is).
+  static constexpr uint64_t kAnySize = UINT64_MAX;
   ShardFile(std::string path, uint64_t expectedBytes);
   ~ShardFile();
   ShardFile(const ShardFile&) = delete;
@@ -99,6 +122,10 @@ class ShardFile {
   std::string path_;
   int fd_ = -1;
 };
+
+/// The process's one descriptor for `shard`, opened at first use and kept open (readers on every
+/// thread share it: pread has no file position).
+std::shared_ptr<const ShardFile> openShared(const std::string& shard);
 
 /// The frames of one packed video, read by offset and checked against their CRC-32C.
 class ShardVideoReader : public FrameSource {

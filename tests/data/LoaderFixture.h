@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,10 +39,12 @@ class LoaderTest : public ::testing::Test {
   std::vector<VideoSample> samples(const std::string& list = "train.list") const {
     return readFileList((dataDir_->path() / list).string(), DataFormat::Video, dataDir_->str(), 3);
   }
-  /// Every batch of epoch 1, seed 11 (rank and world as `o` says).
+  /// Every batch of epoch 1, seed 11 (rank and world as `o` says), data as `d` says (default:
+  /// data()).
   std::vector<Batch> epoch(std::vector<VideoSample> s, bool training, int workers,
-                           LoaderOptions o = {}, int64_t batchSize = 4) const {
-    auto dataset = std::make_shared<ClipDataset>(std::move(s), model(), data(), training);
+                           LoaderOptions o = {}, int64_t batchSize = 4,
+                           std::optional<DataConfig> d = std::nullopt) const {
+    auto dataset = std::make_shared<ClipDataset>(std::move(s), model(), d ? *d : data(), training);
     o.batchSize = batchSize;
     o.workers = workers;
     o.shuffle = training;

@@ -12,6 +12,7 @@
 
 #include "common/Error.h"
 #include "data/LoaderFixture.h"
+#include "video/FrameShards.h"
 #include "video/VideoReader.h"
 #include "video/VideoTestSupport.h"
 
@@ -128,6 +129,66 @@ TEST_F(LoaderTest, RawframesDirectoriesLoadLikeTheirVideos) {
       readFileList((raw.path() / "raw.list").string(), DataFormat::Rawframes, raw.str(), 3);
   EXPECT_THAT([&] { ClipDataset(rawSamples, model(), d, false).load(0, 0); },
               ::testing::ThrowsMessage<Error>(HasSubstr("img_00006.jpg: No such file")));
+}
+
+TEST_F(LoaderTest, ShardsLoadLikeTheirVideosAndDamageIsCountedOrRefused) {
+  // The validation videos packed into one shard (frames at native size, JPEG quality 95).
+  testing::TempDir packed("loader_shards");
+  const auto videos = samples("val.list");
+  const std::string shard = (packed.path() / "shard-00000.tar").string();
+  {
+    shards::ShardWriter writer(shard);
+    for (size_t v = 0; v < videos.size(); ++v) {
+      VideoReader reader(videos[v].path);
+      std::vector<int64_t> all(reader.info().numFrames);
+      std::iota(all.begin(), all.end(), 0);
+      writer.beginVideo(fmt::format("v{}", v), videos[v].path, videos[v].label, 10);
+      for (const auto& rgb : reader.decode(all, 0)) {
+        cv::Mat bgr;
+        cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
+        std::vector<uint8_t> jpeg;
+        cv::imencode(".jpg", bgr, jpeg, {cv::IMWRITE_JPEG_QUALITY, 95});
+        writer.addFrame(jpeg);
+      }
+    }
+    shards::writeShardSummary(shard, static_cast<int64_t>(videos.size()), 0,
+                              nlohmann::json::array());
+    writer.finish();
+  }
+  shards::writeManifest(packed.str(), {"shard-00000.tar"}, {}, "test");
+  const std::string manifest = (packed.path() / "manifest.json").string();
+  DataConfig d = data();
+  d.format = DataFormat::Shards;
+  const auto packedSamples = readFileList(manifest, DataFormat::Shards, "", 3);
+  ASSERT_EQ(packedSamples.size(), videos.size());
+  for (size_t v = 0; v < videos.size(); ++v) {
+    EXPECT_EQ(packedSamples[v].label, videos[v].label);
+    const Clip fromShard = ClipDataset(packedSamples, model(), d, false).load(v, 0);
+    const Clip fromVideo = ClipDataset(videos, model(), data(), false).load(v, 0);
+    ASSERT_EQ(fromShard.frames.sizes(), fromVideo.frames.sizes());
+    // Same frames up to JPEG loss (normalised units: std ~0.22 per 1.0 of pixel range).
+    EXPECT_LT((fromShard.frames - fromVideo.frames).abs().mean().item<double>(), 0.05);
+  }
+  // The same batches through the loader, with no bad sample.
+  epoch(packedSamples, false, 2, {}, 4, d);
+  EXPECT_EQ(lastStats_.failed, 0);
+
+  // A damaged frame (a segment centre of video 0) is a bad sample naming shard, video, frame.
+  const auto& frame = packedSamples[0].packed->frames[5];
+  {
+    std::fstream f(shard, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(frame.offset + frame.size / 2));
+    f.put('\x33');
+  }
+  EXPECT_THAT([&] { ClipDataset(packedSamples, model(), d, false).load(0, 0); },
+              ::testing::ThrowsMessage<Error>(
+                  HasSubstr(shard + ": video v0 (" + videos[0].path + ") frame 5: damaged")));
+  epoch(packedSamples, false, 2, {}, 4, d);
+  EXPECT_EQ(lastStats_.failuresByReason["invalid data"], 1);
+  // A truncated shard is refused when the list is read, before anything trains.
+  std::filesystem::resize_file(shard, std::filesystem::file_size(shard) - 512);
+  EXPECT_THAT([&] { readFileList(manifest, DataFormat::Shards, "", 3); },
+              ::testing::ThrowsMessage<ConfigError>(HasSubstr(shard)));
 }
 
 TEST_F(LoaderTest, ASlowConsumerKeepsMemoryBounded) {

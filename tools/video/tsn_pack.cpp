@@ -115,16 +115,6 @@ std::string shardName(int64_t s) {
   return fmt::format("shard-{:05d}.tar", s);
 }
 
-void writeJson(const fs::path& path, const nlohmann::json& j) {
-  const fs::path temp = path.string() + ".tmp";
-  {
-    std::ofstream out(temp);
-    out << j.dump(1) << '\n';
-    TSN_CHECK(out.good(), "{}: cannot write", temp.string());
-  }
-  fs::rename(temp, path);
-}
-
 /// Packs shard `s` (videos [first, last) of the list): in windows of `threads` videos decoded
 /// in parallel and written in list order. Its summary goes beside it as `<shard>.json`.
 void packShard(int64_t s, size_t first, size_t last, const std::vector<tsn::VideoSample>& samples,
@@ -151,18 +141,21 @@ void packShard(int64_t s, size_t first, size_t last, const std::vector<tsn::Vide
       done(1);
     }
   }
-  writeJson(shard.string() + ".json",
-            {{"videos", last - first - skipped.size()}, {"frames", frames}, {"skipped", skipped}});
+  tsn::shards::writeShardSummary(
+      shard.string(), static_cast<int64_t>(last - first - skipped.size()), frames, skipped);
   writer.finish();
 }
 
 /// Verifies every shard against its index and the manifest; prints each problem. Returns how
 /// many there are.
 int verify(const fs::path& out) {
-  const auto manifest = nlohmann::json::parse(std::ifstream(out / "manifest.json"));
+  const std::string path = (out / "manifest.json").string();
+  const auto manifest = tsn::shards::readManifest(path);
+  const auto paths = tsn::shards::manifestShards(path, manifest);
   int problems = 0;
-  for (const auto& s : manifest["shards"]) {
-    const std::string shard = (out / s["file"].get<std::string>()).string();
+  for (size_t i = 0; i < paths.size(); ++i) {
+    const auto& s = manifest["shards"][i];
+    const std::string& shard = paths[i];
     try {
       const auto index = tsn::shards::readIndex(tsn::shards::indexPath(shard));
       if (index.shardBytes != s["bytes"].get<uint64_t>()) {
@@ -247,47 +240,30 @@ int run(const Options& o) {
   if (terminal && total > 0) std::cerr << "\n";
 
   // The manifest, once every shard is there (whichever rank finishes last writes it).
-  nlohmann::json list = nlohmann::json::array();
-  int64_t videos = 0, frames = 0, skipped = 0;
+  std::vector<std::string> names;
   for (int64_t s = 0; s < shards; ++s) {
-    const fs::path shard = fs::path(o.out) / shardName(s);
-    if (!fs::exists(shard)) {
+    if (!fs::exists(fs::path(o.out) / shardName(s))) {
       std::cerr << fmt::format(
           "[pack] rank {}: done; shard {} is not there yet (another rank's): no manifest from this "
           "rank\n",
           rank, s);
       return tsn::kExitOk;
     }
-    const auto summary = nlohmann::json::parse(std::ifstream(shard.string() + ".json"));
-    list.push_back({{"file", shardName(s)},
-                    {"index", shardName(s) + ".idx"},
-                    {"bytes", fs::file_size(shard)},
-                    {"index_bytes", fs::file_size(tsn::shards::indexPath(shard.string()))},
-                    {"crc32c", tsn::shards::fileCrc32c(shard.string())},
-                    {"videos", summary["videos"]},
-                    {"frames", summary["frames"]},
-                    {"skipped", summary["skipped"]}});
-    videos += summary["videos"].get<int64_t>();
-    frames += summary["frames"].get<int64_t>();
-    skipped += static_cast<int64_t>(summary["skipped"].size());
+    names.push_back(shardName(s));
   }
-  writeJson(fs::path(o.out) / "manifest.json", {{"format", "tsn-frame-shards"},
-                                                {"version", 1},
-                                                {"tool", kToolVersion},
-                                                {"list", o.list},
-                                                {"options",
-                                                 {{"short_side", o.size.empty() ? o.shortSide : 0},
-                                                  {"size", o.size},
-                                                  {"quality", o.quality},
-                                                  {"every", o.every},
-                                                  {"videos_per_shard", perShard}}},
-                                                {"videos", videos},
-                                                {"frames", frames},
-                                                {"skipped", skipped},
-                                                {"shards", list}});
+  const auto manifest =
+      tsn::shards::writeManifest(o.out, names,
+                                 {{"list", o.list},
+                                  {"short_side", o.size.empty() ? o.shortSide : 0},
+                                  {"size", o.size},
+                                  {"quality", o.quality},
+                                  {"every", o.every},
+                                  {"videos_per_shard", perShard}},
+                                 kToolVersion);
   std::cout << fmt::format("{}: {} videos ({} skipped), {} frames in {} shards\n",
-                           (fs::path(o.out) / "manifest.json").string(), videos, skipped, frames,
-                           shards);
+                           (fs::path(o.out) / "manifest.json").string(),
+                           manifest["videos"].get<int64_t>(), manifest["skipped"].get<int64_t>(),
+                           manifest["frames"].get<int64_t>(), shards);
   return tsn::kExitOk;
 }
 
