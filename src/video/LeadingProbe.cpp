@@ -18,8 +18,13 @@ bool startsAtIdr(const AVCodecParameters& parameters, const AVPacket& packet) {
   if (codec != AV_CODEC_ID_H264 && codec != AV_CODEC_ID_HEVC) return false;
   const uint8_t* data = packet.data;
   const size_t size = packet.size > 0 ? static_cast<size_t>(packet.size) : 0;
-  if (size >= 4 && data[0] == 0 && data[1] == 0 &&
-      (data[2] == 1 || (data[2] == 0 && data[3] == 1))) {
+  // How the units are framed is the stream's, as FFmpeg's parsers tell it: avcC / hvcC
+  // extradata (version 1) means length prefixes (MP4, Matroska), anything else start codes.
+  const uint8_t* extra = parameters.extradata;
+  const size_t lengthAt = codec == AV_CODEC_ID_H264 ? 4 : 21;
+  const bool lengthPrefixed =
+      extra != nullptr && parameters.extradata_size > static_cast<int>(lengthAt) && extra[0] == 1;
+  if (!lengthPrefixed) {
     // Annex B (MPEG-TS, raw streams): units after start codes 00 00 01.
     for (size_t i = 0; i + 3 < size; ++i) {
       if (data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1 && isIdr(codec, data[i + 3])) {
@@ -28,11 +33,6 @@ bool startsAtIdr(const AVCodecParameters& parameters, const AVPacket& packet) {
     }
     return false;
   }
-  // MP4 / Matroska: units prefixed by their length, whose size avcC / hvcC gives.
-  const uint8_t* extra = parameters.extradata;
-  const int extraSize = parameters.extradata_size;
-  const size_t lengthAt = codec == AV_CODEC_ID_H264 ? 4 : 21;
-  if (extra == nullptr || extraSize <= static_cast<int>(lengthAt) || extra[0] != 1) return false;
   const size_t lengthSize = (extra[lengthAt] & 3) + 1;
   for (size_t at = 0; at + lengthSize < size;) {
     size_t length = 0;

@@ -17,7 +17,8 @@ namespace {
 
 /// `j` into `path`, under a temporary name until written.
 void writeJson(const std::filesystem::path& path, const nlohmann::json& j) {
-  const std::filesystem::path temp = path.string() + ".tmp";
+  // A name of this process's own: ranks finishing together may both write the manifest.
+  const std::filesystem::path temp = fmt::format("{}.tmp.{}", path.string(), ::getpid());
   {
     std::ofstream out(temp);
     out << j.dump(1) << '\n';

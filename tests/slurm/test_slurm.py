@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The Slurm batch scripts against a real single-node Slurm (cluster/local/start.sh).
 
-  test_slurm.py SOURCE_DIR BUILD_DIR start|stop|train|eval|requeue|failing-task
+  test_slurm.py SOURCE_DIR BUILD_DIR start|stop|train|eval|requeue|failing-task|pack
 
 CTest runs start first and stop last (fixtures); train leaves a trained work dir that eval and
 requeue use. Every job gets 2 tasks of 1 CPU.
@@ -153,6 +153,26 @@ def main():
         assert info["JobState"] == "FAILED" and info["ExitCode"] != "0:0", (info, log_of(out))
         print(f"job {job}: {info['JobState']} exit {info['ExitCode']} after "
               f"{time.time() - start:.1f}s")
+    elif SCENARIO == "pack":
+        # Two tasks split the shards; the same bytes as one process packing alone.
+        packed, alone = os.path.join(SUITE, "packed"), os.path.join(SUITE, "packed_alone")
+        for d in (packed, alone):
+            shutil.rmtree(d, ignore_errors=True)
+        args = "--videos-per-shard 3 --short-side 32"
+        job, out = sbatch("pack.sbatch", TSN_LIST=os.path.join(DATA, "train.list"),
+                          TSN_DATA_ROOT=DATA, TSN_OUT=packed, TSN_ARGS=args)
+        info = wait_for(job)
+        assert info["JobState"] == "COMPLETED" and info["ExitCode"] == "0:0", (info, log_of(out))
+        log = log_of(out)
+        assert "rank 0 of 2" in log and "rank 1 of 2" in log, log
+        run(os.path.join(BUILD, "bin", "tsn_pack"), "--list", os.path.join(DATA, "train.list"),
+            "--root", DATA, "--out", alone, "--rank", "0", "--ranks", "1", *args.split())
+        names = sorted(os.listdir(alone))
+        assert names == sorted(os.listdir(packed)) and "manifest.json" in names, names
+        for name in names:
+            with open(os.path.join(packed, name), "rb") as a, open(os.path.join(alone, name), "rb") as b:
+                assert a.read() == b.read(), f"{name} differs"
+        print(f"job {job}: {len(names)} files, the same bytes as one process")
     else:
         sys.exit(f"unknown scenario {SCENARIO}")
 

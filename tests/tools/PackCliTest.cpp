@@ -131,5 +131,15 @@ TEST_F(PackCli, ABadVideoIsSkippedByReasonAndDamageIsFoundByVerify) {
   EXPECT_THAT(verified.output, HasSubstr("1 bad"));
 }
 
+TEST_F(PackCli, BadOptionsAreRefusedBeforeAnyWork) {
+  for (const char* args : {"--size 340", "--quality 0", "--every 0", "--rank 2 --ranks 2"}) {
+    const fs::path out = dir_->path() / "refused";
+    const auto r = pack(out, args);
+    EXPECT_EQ(r.exitCode, 2) << args << ": " << r.output;
+    EXPECT_THAT(r.output, HasSubstr(std::string(args).substr(0, 6))) << args;
+    EXPECT_FALSE(fs::exists(out)) << args;
+  }
+}
+
 }  // namespace
 }  // namespace tsn

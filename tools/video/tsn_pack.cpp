@@ -53,20 +53,41 @@ struct Packed {
   std::string error, reason;
 };
 
-/// This process's rank and their number: the options, else mpirun's, Slurm's or an array's.
+/// This process's rank and their number: the options, else mpirun's (Open MPI), a Slurm job
+/// step's (srun, with or without PMIx) or a Slurm array's (task ids from SLURM_ARRAY_TASK_MIN).
+/// A batch script's own process, outside any step, is one rank of one.
 std::pair<int, int> rankAndRanks(const Options& o) {
-  if (o.rank >= 0 && o.ranks > 0) return {o.rank, o.ranks};
+  if (o.rank >= 0 || o.ranks > 0) {
+    if (o.rank < 0 || o.ranks <= 0 || o.rank >= o.ranks) {
+      throw tsn::ConfigError(
+          fmt::format("--rank {} --ranks {}: both needed, 0 <= rank < ranks", o.rank, o.ranks));
+    }
+    return {o.rank, o.ranks};
+  }
   const auto env = [](const char* name) {
     const char* v = std::getenv(name);
     return v != nullptr ? std::atoi(v) : -1;
   };
-  for (const auto& [r, n] : {std::pair{"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"},
-                             std::pair{"PMIX_RANK", "PMI_SIZE"},
-                             std::pair{"SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT"},
-                             std::pair{"SLURM_PROCID", "SLURM_NTASKS"}}) {
-    if (env(r) >= 0 && env(n) > 0) return {env(r), env(n)};
+  if (env("OMPI_COMM_WORLD_SIZE") > 0) {
+    return {env("OMPI_COMM_WORLD_RANK"), env("OMPI_COMM_WORLD_SIZE")};
+  }
+  if (env("SLURM_STEP_NUM_TASKS") > 1) return {env("SLURM_PROCID"), env("SLURM_STEP_NUM_TASKS")};
+  if (env("SLURM_ARRAY_TASK_COUNT") > 0) {
+    return {env("SLURM_ARRAY_TASK_ID") - std::max(0, env("SLURM_ARRAY_TASK_MIN")),
+            env("SLURM_ARRAY_TASK_COUNT")};
   }
   return {0, 1};
+}
+
+/// The exact frame size of --size WxH; empty without it.
+cv::Size exactSize(const std::string& size) {
+  if (size.empty()) return {};
+  int w = 0, h = 0;
+  char rest = 0;
+  if (std::sscanf(size.c_str(), "%dx%d%c", &w, &h, &rest) != 2 || w <= 0 || h <= 0) {
+    throw tsn::ConfigError(fmt::format("--size '{}': expected WxH, e.g. 340x256", size));
+  }
+  return {w, h};
 }
 
 /// A tar member stem from the video's place in the list and its file name.
@@ -87,14 +108,13 @@ Packed pack(const tsn::VideoSample& sample, const Options& o) {
     p.fps = video.info().fps / o.every;
     std::vector<int64_t> wanted;
     for (int64_t i = 0; i < video.numFrames(); i += o.every) wanted.push_back(i);
-    int w = 0, h = 0;
-    const bool exact = std::sscanf(o.size.c_str(), "%dx%d", &w, &h) == 2;
+    const cv::Size exact = exactSize(o.size);
     constexpr size_t kChunk = 32;  // frames decoded at once: memory stays small
     for (size_t at = 0; at < wanted.size(); at += kChunk) {
       const std::vector<int64_t> chunk(wanted.begin() + at,
                                        wanted.begin() + std::min(wanted.size(), at + kChunk));
       const auto frames =
-          exact ? video.decode(chunk, cv::Size(w, h)) : video.decode(chunk, o.shortSide);
+          exact.area() > 0 ? video.decode(chunk, exact) : video.decode(chunk, o.shortSide);
       for (const auto& rgb : frames) {
         cv::Mat bgr;
         cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
@@ -188,8 +208,13 @@ int verify(const fs::path& out) {
 
 int run(const Options& o) {
   if (o.verify) return verify(o.out) == 0 ? tsn::kExitOk : 3;
-  TSN_CHECK(o.every >= 1, "--every must be >= 1, got {}", o.every);
-  TSN_CHECK(o.quality >= 1 && o.quality <= 100, "--quality must be in [1, 100], got {}", o.quality);
+  // Every option checked before any work.
+  if (o.every < 1) throw tsn::ConfigError(fmt::format("--every must be >= 1, got {}", o.every));
+  if (o.quality < 1 || o.quality > 100) {
+    throw tsn::ConfigError(fmt::format("--quality must be in [1, 100], got {}", o.quality));
+  }
+  exactSize(o.size);
+  rankAndRanks(o);
   const auto samples = tsn::readFileList(o.list, tsn::DataFormat::Video, o.root, INT64_MAX);
   TSN_CHECK(!samples.empty(), "{}: no videos listed", o.list);
   fs::create_directories(o.out);
