@@ -1,5 +1,7 @@
 #include "common/Strings.h"
 
+#include <array>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -59,6 +61,22 @@ std::string trim(std::string_view text) {
 uint64_t fnv1a(std::string_view text, uint64_t hash) {
   for (const unsigned char c : text) hash = (hash ^ c) * 1099511628211ULL;
   return hash;
+}
+
+uint32_t crc32c(const void* data, size_t size, uint32_t crc) {
+  static const std::array<uint32_t, 256> table = [] {
+    std::array<uint32_t, 256> t{};
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82f63b78u : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  const auto* p = static_cast<const uint8_t*>(data);
+  crc = ~crc;
+  for (size_t i = 0; i < size; ++i) crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+  return ~crc;
 }
 
 std::string formatDuration(double seconds) {

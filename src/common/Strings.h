@@ -28,4 +28,8 @@ std::string formatDuration(double seconds);
 inline constexpr uint64_t kFnvOffset = 1469598103934665603ULL;
 uint64_t fnv1a(std::string_view text, uint64_t hash = kFnvOffset);
 
+/// CRC-32C (Castagnoli; TFRecord and the frame shards use it) of `size` bytes, continuing from
+/// `crc` (0 to start).
+uint32_t crc32c(const void* data, size_t size, uint32_t crc = 0);
+
 }  // namespace tsn

@@ -30,7 +30,4 @@ class EventWriter {
   std::ofstream out_;
 };
 
-/// CRC-32C (Castagnoli), as TFRecord uses it.
-uint32_t crc32c(const void* data, size_t size);
-
 }  // namespace tsn

@@ -15,6 +15,7 @@
 #include <mutex>
 
 #include "common/Error.h"
+#include "common/Strings.h"
 #include "video/AvError.h"
 
 namespace tsn::shards {
@@ -23,16 +24,6 @@ namespace {
 constexpr char kIndexMagic[8] = {'T', 'S', 'N', 'S', 'H', 'I', 'D', 'X'};
 constexpr uint32_t kIndexVersion = 1;
 constexpr size_t kBlock = 512;  // tar's record unit
-
-std::array<uint32_t, 256> crcTable() {
-  std::array<uint32_t, 256> table{};
-  for (uint32_t i = 0; i < 256; ++i) {
-    uint32_t c = i;
-    for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-    table[i] = c;
-  }
-  return table;
-}
 
 std::string systemError(const std::string& path, const char* what) {
   return fmt::format("{}: {}: {}", path, what, std::strerror(errno));
@@ -151,14 +142,6 @@ std::string encodeIndex(const ShardIndex& index) {
 }
 
 }  // namespace
-
-uint32_t crc32c(const void* data, size_t size, uint32_t crc) {
-  static const std::array<uint32_t, 256> table = crcTable();
-  const auto* p = static_cast<const uint8_t*>(data);
-  crc = ~crc;
-  for (size_t i = 0; i < size; ++i) crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
-  return ~crc;
-}
 
 std::string indexPath(const std::string& shard) {
   return shard + ".idx";
@@ -360,19 +343,11 @@ cv::Mat ShardVideoReader::read(int64_t index) {
 }
 
 std::vector<cv::Mat> ShardVideoReader::decode(const std::vector<int64_t>& indices, int shortSide) {
-  std::vector<cv::Mat> frames;
-  for (const int64_t i : indices) frames.push_back(resizeShortSide(read(i), shortSide));
-  return frames;
+  return decodeEach(indices, shortSide, [this](int64_t i) { return read(i); });
 }
 
 std::vector<cv::Mat> ShardVideoReader::decode(const std::vector<int64_t>& indices, cv::Size size) {
-  std::vector<cv::Mat> frames;
-  for (const int64_t i : indices) {
-    cv::Mat frame;
-    cv::resize(read(i), frame, size, 0, 0, cv::INTER_LINEAR);
-    frames.push_back(frame);
-  }
-  return frames;
+  return decodeEach(indices, size, [this](int64_t i) { return read(i); });
 }
 
 }  // namespace tsn::shards

@@ -22,9 +22,6 @@
 
 namespace tsn::shards {
 
-/// CRC-32C (Castagnoli) of `size` bytes, continuing from `crc` (0 to start).
-uint32_t crc32c(const void* data, size_t size, uint32_t crc = 0);
-
 struct FrameEntry {
   uint64_t offset = 0;  ///< of the JPEG bytes in the shard (past the member's tar header)
   uint32_t size = 0;

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,5 +34,12 @@ cv::Size scaledSize(int width, int height, int shortSide);
 
 /// `image` with its short side scaled to `shortSide` (bilinear; itself when already so).
 cv::Mat resizeShortSide(const cv::Mat& image, int shortSide);
+
+/// For sources that read frames one by one (images, shards): each frame `read(i)` returns,
+/// scaled as FrameSource::decode says: to a short side (0: native) or to exactly `size`.
+std::vector<cv::Mat> decodeEach(const std::vector<int64_t>& indices, int shortSide,
+                                const std::function<cv::Mat(int64_t)>& read);
+std::vector<cv::Mat> decodeEach(const std::vector<int64_t>& indices, cv::Size size,
+                                const std::function<cv::Mat(int64_t)>& read);
 
 }  // namespace tsn

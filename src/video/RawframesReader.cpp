@@ -43,13 +43,15 @@ cv::Mat RawframesReader::read(int64_t index) const {
   return rgb;
 }
 
-std::vector<cv::Mat> RawframesReader::decode(const std::vector<int64_t>& indices, int shortSide) {
+std::vector<cv::Mat> decodeEach(const std::vector<int64_t>& indices, int shortSide,
+                                const std::function<cv::Mat(int64_t)>& read) {
   std::vector<cv::Mat> frames;
   for (const int64_t i : indices) frames.push_back(resizeShortSide(read(i), shortSide));
   return frames;
 }
 
-std::vector<cv::Mat> RawframesReader::decode(const std::vector<int64_t>& indices, cv::Size size) {
+std::vector<cv::Mat> decodeEach(const std::vector<int64_t>& indices, cv::Size size,
+                                const std::function<cv::Mat(int64_t)>& read) {
   std::vector<cv::Mat> frames;
   for (const int64_t i : indices) {
     cv::Mat frame;
@@ -57,6 +59,14 @@ std::vector<cv::Mat> RawframesReader::decode(const std::vector<int64_t>& indices
     frames.push_back(frame);
   }
   return frames;
+}
+
+std::vector<cv::Mat> RawframesReader::decode(const std::vector<int64_t>& indices, int shortSide) {
+  return decodeEach(indices, shortSide, [this](int64_t i) { return read(i); });
+}
+
+std::vector<cv::Mat> RawframesReader::decode(const std::vector<int64_t>& indices, cv::Size size) {
+  return decodeEach(indices, size, [this](int64_t i) { return read(i); });
 }
 
 }  // namespace tsn

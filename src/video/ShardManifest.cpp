@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "common/Error.h"
+#include "common/Strings.h"
 #include "video/AvError.h"
 #include "video/FrameShards.h"
 

@@ -34,5 +34,15 @@ TEST(Strings, FormatDuration) {
   EXPECT_EQ(formatDuration(-1), "?");
 }
 
+TEST(Crc32c, IsTheCastagnoliChecksumAndContinues) {
+  // The check value of CRC-32C (RFC 3720, iSCSI) and a split computation.
+  const std::string text = "123456789";
+  EXPECT_EQ(crc32c(text.data(), text.size()), 0xE3069283u);
+  EXPECT_EQ(crc32c(text.data() + 4, 5, crc32c(text.data(), 4)), 0xE3069283u);
+  EXPECT_EQ(crc32c(nullptr, 0), 0u);
+  const std::string zeros(32, '\0');  // RFC 3720 B.4
+  EXPECT_EQ(crc32c(zeros.data(), zeros.size()), 0x8a9136aau);
+}
+
 }  // namespace
 }  // namespace tsn

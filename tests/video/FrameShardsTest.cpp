@@ -65,14 +65,6 @@ class FrameShards : public ::testing::Test {
   std::string shard_;
 };
 
-TEST(Crc32c, IsTheCastagnoliChecksum) {
-  // The check value of CRC-32C (RFC 3720, iSCSI) and a split computation.
-  const std::string text = "123456789";
-  EXPECT_EQ(crc32c(text.data(), text.size()), 0xE3069283u);
-  EXPECT_EQ(crc32c(text.data() + 4, 5, crc32c(text.data(), 4)), 0xE3069283u);
-  EXPECT_EQ(crc32c(nullptr, 0), 0u);
-}
-
 TEST_F(FrameShards, FramesComeBackAsTheSparseReaderGaveThemUpToJpeg) {
   const ShardIndex index = readIndex(indexPath(shard_));
   ASSERT_EQ(index.videos.size(), 2u);

@@ -21,6 +21,7 @@
 #include "common/Error.h"
 #include "common/Main.h"
 #include "common/Parallel.h"
+#include "common/Strings.h"
 #include "data/FileList.h"
 #include "video/AvError.h"
 #include "video/FrameShards.h"
@@ -190,7 +191,7 @@ int verify(const fs::path& out) {
       for (const auto& v : index.videos) {
         for (size_t n = 0; n < v.frames.size(); ++n) {
           file->read(v.frames[n].offset, v.frames[n].size, bytes);
-          if (tsn::shards::crc32c(bytes.data(), bytes.size()) != v.frames[n].crc32c) {
+          if (tsn::crc32c(bytes.data(), bytes.size()) != v.frames[n].crc32c) {
             throw tsn::Error(fmt::format("{}: video {} ({}) frame {}: CRC-32C mismatch", shard,
                                          v.key, v.source, n));
           }
