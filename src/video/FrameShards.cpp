@@ -248,12 +248,15 @@ void ShardWriter::addFrame(const std::vector<uint8_t>& jpeg) {
   write(zeros.data(), (kBlock - jpeg.size() % kBlock) % kBlock);
 }
 
-const ShardIndex& ShardWriter::finish() {
+const ShardIndex& ShardWriter::finish(const nlohmann::json& skipped) {
   static const std::array<char, 2 * kBlock> end{};
   write(end.data(), end.size());  // the tar's end: two zero records
   syncAndClose(fd_, shard_ + ".tmp");
   fd_ = -1;
   index_.shardBytes = offset_;
+  int64_t frames = 0;
+  for (const auto& v : index_.videos) frames += static_cast<int64_t>(v.frames.size());
+  writeShardSummary(shard_, static_cast<int64_t>(index_.videos.size()), frames, crc_, skipped);
   const std::string indexTemp = indexPath(shard_) + ".tmp";
   const int fd = ::open(indexTemp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw Error(systemError(indexTemp, "cannot create"));

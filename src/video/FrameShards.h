@@ -44,9 +44,9 @@ struct ShardIndex {
 
 constexpr size_t kMaxKeyLength = 80;
 
-/// Writes `<shard>.json`: the videos and frames packed, and the videos `skipped` (source,
-/// reason, error).
-void writeShardSummary(const std::string& shard, int64_t videos, int64_t frames,
+/// Writes `<shard>.json`: the videos and frames packed, the shard's CRC-32C, and the videos
+/// `skipped` (source, reason, error). ShardWriter::finish() calls it.
+void writeShardSummary(const std::string& shard, int64_t videos, int64_t frames, uint32_t crc,
                        const nlohmann::json& skipped);
 
 /// Writes `dir`/manifest.json listing `shardFiles` (names in `dir`, each complete with its
@@ -88,8 +88,9 @@ class ShardWriter {
   /// Bytes written so far, and their CRC-32C (the whole shard's once finished).
   uint64_t bytes() const { return offset_; }
   uint32_t crc() const { return crc_; }
-  /// Ends the tar, flushes both files to disk and renames them; returns the index.
-  const ShardIndex& finish();
+  /// Ends the tar, writes the summary (with the CRC-32C computed while writing, and the videos
+  /// `skipped`), flushes the files to disk and renames them; returns the index.
+  const ShardIndex& finish(const nlohmann::json& skipped = nlohmann::json::array());
 
  private:
   void write(const void* data, size_t size);

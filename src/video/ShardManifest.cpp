@@ -54,9 +54,10 @@ uint32_t fileCrc32c(const std::string& path) {
   return crc;
 }
 
-void writeShardSummary(const std::string& shard, int64_t videos, int64_t frames,
+void writeShardSummary(const std::string& shard, int64_t videos, int64_t frames, uint32_t crc,
                        const nlohmann::json& skipped) {
-  writeJson(shard + ".json", {{"videos", videos}, {"frames", frames}, {"skipped", skipped}});
+  writeJson(shard + ".json",
+            {{"videos", videos}, {"frames", frames}, {"crc32c", crc}, {"skipped", skipped}});
 }
 
 nlohmann::json writeManifest(const std::string& dir, const std::vector<std::string>& shardFiles,
@@ -70,7 +71,7 @@ nlohmann::json writeManifest(const std::string& dir, const std::vector<std::stri
                     {"index", std::filesystem::path(indexPath(shard)).filename().string()},
                     {"bytes", std::filesystem::file_size(shard)},
                     {"index_bytes", std::filesystem::file_size(indexPath(shard))},
-                    {"crc32c", fileCrc32c(shard)},
+                    {"crc32c", summary.at("crc32c")},  // computed while writing
                     {"videos", summary.at("videos")},
                     {"frames", summary.at("frames")},
                     {"skipped", summary.at("skipped")}});

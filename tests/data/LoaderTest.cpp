@@ -151,8 +151,6 @@ TEST_F(LoaderTest, ShardsLoadLikeTheirVideosAndDamageIsCountedOrRefused) {
         writer.addFrame(jpeg);
       }
     }
-    shards::writeShardSummary(shard, static_cast<int64_t>(videos.size()), 0,
-                              nlohmann::json::array());
     writer.finish();
   }
   shards::writeManifest(packed.str(), {"shard-00000.tar"}, {}, "test");

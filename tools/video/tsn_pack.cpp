@@ -143,7 +143,6 @@ void packShard(int64_t s, size_t first, size_t last, const std::vector<tsn::Vide
   const fs::path shard = fs::path(o.out) / shardName(s);
   tsn::shards::ShardWriter writer(shard.string());
   nlohmann::json skipped = nlohmann::json::array();
-  int64_t frames = 0;
   const size_t window = static_cast<size_t>(std::max(1, o.threads));
   for (size_t at = first; at < last; at += window) {
     const size_t n = std::min(window, last - at);
@@ -157,14 +156,11 @@ void packShard(int64_t s, size_t first, size_t last, const std::vector<tsn::Vide
       } else {
         writer.beginVideo(keyOf(at + i, sample.path), sample.path, sample.label, packed[i].fps);
         for (const auto& jpeg : packed[i].frames) writer.addFrame(jpeg);
-        frames += static_cast<int64_t>(packed[i].frames.size());
       }
       done(1);
     }
   }
-  tsn::shards::writeShardSummary(
-      shard.string(), static_cast<int64_t>(last - first - skipped.size()), frames, skipped);
-  writer.finish();
+  writer.finish(skipped);
 }
 
 /// Verifies every shard against its index and the manifest; prints each problem. Returns how
