@@ -34,6 +34,9 @@ endforeach()
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(FFMPEG REQUIRED IMPORTED_TARGET libavformat libavcodec libavutil libswscale)
 add_library(FFmpeg::FFmpeg ALIAS PkgConfig::FFMPEG)
+# libjpeg-turbo's TurboJPEG API (libturbojpeg0-dev): the frames of packed shards and rawframes.
+pkg_check_modules(TURBOJPEG REQUIRED IMPORTED_TARGET libturbojpeg)
+add_library(TurboJPEG::TurboJPEG ALIAS PkgConfig::TURBOJPEG)
 
 add_library(tsn_opencv INTERFACE)
 target_include_directories(tsn_opencv SYSTEM INTERFACE ${OpenCV_INCLUDE_DIRS})

@@ -4,9 +4,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
-
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -325,7 +322,7 @@ std::shared_ptr<const ShardFile> openShared(const std::string& shard) {
 ShardVideoReader::ShardVideoReader(std::shared_ptr<const ShardFile> shard, VideoEntry video)
     : shard_(std::move(shard)), video_(std::move(video)) {}
 
-cv::Mat ShardVideoReader::read(int64_t index) {
+cv::Mat ShardVideoReader::read(int64_t index, const jpeg::Target& target) {
   TSN_CHECK(index >= 0 && index < numFrames(), "{}: video {}: frame {} out of range [0, {})",
             shard_->path(), video_.key, index, numFrames());
   const FrameEntry& f = video_.frames[static_cast<size_t>(index)];
@@ -338,19 +335,17 @@ cv::Mat ShardVideoReader::read(int64_t index) {
     throw VideoError(VideoFailure::InvalidData,
                      where() + ": damaged (CRC-32C does not match the index)");
   }
-  cv::Mat bgr = cv::imdecode(bytes_, cv::IMREAD_COLOR);
-  if (bgr.empty()) throw VideoError(VideoFailure::InvalidData, where() + ": not a JPEG image");
-  cv::Mat rgb;
-  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
-  return rgb;
+  return jpeg::Decoder::forThisThread().decode(bytes_.data(), bytes_.size(), target, where);
 }
 
 std::vector<cv::Mat> ShardVideoReader::decode(const std::vector<int64_t>& indices, int shortSide) {
-  return decodeEach(indices, shortSide, [this](int64_t i) { return read(i); });
+  return decodeEach(indices, jpeg::Target{shortSide, {}},
+                    [this](int64_t i, const jpeg::Target& t) { return read(i, t); });
 }
 
 std::vector<cv::Mat> ShardVideoReader::decode(const std::vector<int64_t>& indices, cv::Size size) {
-  return decodeEach(indices, size, [this](int64_t i) { return read(i); });
+  return decodeEach(indices, jpeg::Target{0, size},
+                    [this](int64_t i, const jpeg::Target& t) { return read(i, t); });
 }
 
 }  // namespace tsn::shards

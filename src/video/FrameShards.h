@@ -125,7 +125,9 @@ class ShardFile {
 /// thread share it: pread has no file position).
 std::shared_ptr<const ShardFile> openShared(const std::string& shard);
 
-/// The frames of one packed video, read by offset and checked against their CRC-32C.
+/// The frames of one packed video, read by offset, checked against their CRC-32C and decoded by
+/// this thread's TurboJPEG decoder (reduced during decoding where the frame is at least twice
+/// the size asked for).
 class ShardVideoReader : public FrameSource {
  public:
   ShardVideoReader(std::shared_ptr<const ShardFile> shard, VideoEntry video);
@@ -136,7 +138,7 @@ class ShardVideoReader : public FrameSource {
   std::vector<cv::Mat> decode(const std::vector<int64_t>& indices, cv::Size size) override;
 
  private:
-  cv::Mat read(int64_t index);
+  cv::Mat read(int64_t index, const jpeg::Target& target);
   std::shared_ptr<const ShardFile> shard_;
   VideoEntry video_;
   std::vector<uint8_t> bytes_;  ///< scratch for one frame's JPEG

@@ -1,7 +1,7 @@
 #pragma once
 /// @file Frames of one video by index, whatever holds them: a video file (VideoReader) or a
-/// directory of frame images (RawframesReader). The loader asks for frames {i, j, k}; which
-/// ones is sampling's business (DALI's FramesDecoderBase).
+/// directory of frame images (RawframesReader), a packed shard (ShardVideoReader). The loader asks
+/// for frames {i, j, k}; which ones is sampling's business (DALI's FramesDecoderBase).
 
 #include <opencv2/core.hpp>
 
@@ -11,6 +11,8 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "video/Jpeg.h"
 
 namespace tsn {
 
@@ -35,11 +37,10 @@ cv::Size scaledSize(int width, int height, int shortSide);
 /// `image` with its short side scaled to `shortSide` (bilinear; itself when already so).
 cv::Mat resizeShortSide(const cv::Mat& image, int shortSide);
 
-/// For sources that read frames one by one (images, shards): each frame `read(i)` returns,
-/// scaled as FrameSource::decode says: to a short side (0: native) or to exactly `size`.
-std::vector<cv::Mat> decodeEach(const std::vector<int64_t>& indices, int shortSide,
-                                const std::function<cv::Mat(int64_t)>& read);
-std::vector<cv::Mat> decodeEach(const std::vector<int64_t>& indices, cv::Size size,
-                                const std::function<cv::Mat(int64_t)>& read);
+/// For sources that read frames one by one (images, shards): each frame `read(i, target)`
+/// returns (it may already come reduced towards `target`: JPEG decode-time scaling), scaled to
+/// `target` as FrameSource::decode says.
+std::vector<cv::Mat> decodeEach(const std::vector<int64_t>& indices, const jpeg::Target& target,
+                                const std::function<cv::Mat(int64_t, const jpeg::Target&)>& read);
 
 }  // namespace tsn

@@ -6,6 +6,7 @@
 
 #include <opencv2/core.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -131,8 +132,50 @@ TEST_F(PackCli, ABadVideoIsSkippedByReasonAndDamageIsFoundByVerify) {
   EXPECT_THAT(verified.output, HasSubstr("1 bad"));
 }
 
+TEST_F(PackCli, SubsamplingKeepsEveryKthFrameOrTheFramesNearestATargetRate) {
+  const auto listed =
+      readFileList((data_ / "train.list").string(), DataFormat::Video, data_.string(), 2);
+  VideoReader reader(listed[0].path);
+  const double sourceFps = reader.info().fps;
+  const int64_t n = reader.numFrames();
+  const double target = sourceFps / 2.5;  // frames 0, 3 (2.5 rounded), 5, 8, 10, ...
+  for (const auto& [args, fps] : {std::pair{std::string("--every 3"), sourceFps / 3},
+                                  std::pair{fmt::format("--fps {}", target), target}}) {
+    const fs::path out = dir_->path() / "sub";
+    fs::remove_all(out);
+    const auto r = pack(out, "--videos-per-shard 100 " + args, 120);
+    ASSERT_EQ(r.exitCode, 0) << args << ": " << r.output;
+    const std::string shard = (out / "shard-00000.tar").string();
+    const auto index = shards::readIndex(shards::indexPath(shard));
+    const auto& video = index.videos.at(0);
+    EXPECT_NEAR(video.sourceFps, fps, 1e-9) << args;
+    // Frame j of the packed video: the source frame shown nearest to j / fps.
+    std::vector<int64_t> expected;
+    for (int64_t j = 0;; ++j) {
+      const auto i = static_cast<int64_t>(std::llround(j * sourceFps / fps));
+      if (i >= n) break;
+      expected.push_back(i);
+    }
+    ASSERT_EQ(static_cast<int64_t>(video.frames.size()), static_cast<int64_t>(expected.size()))
+        << args;
+    shards::ShardVideoReader packed(std::make_shared<shards::ShardFile>(shard, index.shardBytes),
+                                    video);
+    for (size_t j = 0; j < expected.size(); ++j) {
+      const auto a = reader.decode({expected[j]}, 0);
+      const auto b = packed.decode({static_cast<int64_t>(j)}, 0);
+      EXPECT_GE(cv::PSNR(a[0], b[0]), 36.0) << args << " frame " << j;
+      // Not its neighbour: the frames move (the synthetic set's shapes drift every frame).
+      if (expected[j] + 1 < n) {
+        EXPECT_GT(cv::PSNR(a[0], b[0]), cv::PSNR(reader.decode({expected[j] + 1}, 0)[0], b[0]))
+            << args << " frame " << j;
+      }
+    }
+  }
+}
+
 TEST_F(PackCli, BadOptionsAreRefusedBeforeAnyWork) {
-  for (const char* args : {"--size 340", "--quality 0", "--every 0", "--rank 2 --ranks 2"}) {
+  for (const char* args : {"--size 340", "--quality 0", "--every 0", "--rank 2 --ranks 2",
+                           "--fps -1", "--fps 5 --every 2"}) {
     const fs::path out = dir_->path() / "refused";
     const auto r = pack(out, args);
     EXPECT_EQ(r.exitCode, 2) << args << ": " << r.output;

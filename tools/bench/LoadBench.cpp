@@ -47,6 +47,7 @@ int runLoadBench(const LoadOptions& o) {
   StageClock::reset();
   StageClock::enable(true);
   const double cpuBefore = bench::cpuSeconds();
+  const int64_t bytesBefore = bench::bytesRead();
   Stopwatch wall;
   loader->startEpoch(0);
   int64_t clips = 0, batches = 0;
@@ -58,6 +59,7 @@ int runLoadBench(const LoadOptions& o) {
   }
   const double seconds = wall.seconds();
   const double cpu = bench::cpuSeconds() - cpuBefore;
+  const int64_t bytes = bench::bytesRead() - bytesBefore;
   StageClock::enable(false);
 
   // Workers beyond the cores allowed share them: per core divides by what can run at once.
@@ -80,10 +82,13 @@ int runLoadBench(const LoadOptions& o) {
   }
   shares["other"] = std::max(0.0, cpu - staged) / cpu;
   const auto stats = loader->stats();
-  const nlohmann::json report = {
+  nlohmann::json report = {
       {"benchmark", "load"},
       {"config", o.config},
       {"list", list},
+      {"format", c.data.format == DataFormat::Video       ? "video"
+                 : c.data.format == DataFormat::Rawframes ? "rawframes"
+                                                          : "shards"},
       {"videos", videos.size()},
       {"workers", o.workers},
       {"cores", cores},
@@ -107,11 +112,21 @@ int runLoadBench(const LoadOptions& o) {
       // Part of open_and_index: FFmpeg's stream probe, which decodes each file's first frames.
       {"stream_probe_cpu_seconds", StageClock::seconds(Stage::Probe)},
       {"failed_samples", stats.failed},
+      // read(2) and pread(2) of the whole process while loading (lists and config were read
+      // before): the frames, or the video files' packets, that the clips needed.
+      {"bytes_read_per_clip", static_cast<double>(bytes) / clips},
       // An H200 trains ResNet-50 TSN (3 segments, 224 px, bf16) at ~1,300-1,600 clips/s
       // (issue 22): the cores of this speed it takes to keep one fed.
       {"cores_to_feed_1300_clips_per_s", 1300 / perCore},
       {"cores_to_feed_1600_clips_per_s", 1600 / perCore},
       {"peak_rss_mb", bench::peakRssMb()}};
+  if (c.data.format == DataFormat::Shards) {
+    // The limit of the format: decoding the same kind of frames, nothing else, on this core.
+    report["decode_only"] =
+        bench::shardDecodeLimit(videos, o.clips, c.model.segNum, c.model.seglen, c.data.shortSize);
+    report["of_decode_only"] =
+        perCore / report["decode_only"]["turbojpeg_fast_idct_clips_per_s"].get<double>();
+  }
   std::cout << report.dump(2) << std::endl;
   return kExitOk;
 }

@@ -11,6 +11,10 @@ TorchCodec VideoDecoder(num_ffmpeg_threads=1, seek_mode="exact").get_frames_at; 
 VideoReader(num_threads=1).get_batch (torch bridge); PyAV thread_count=1, for each frame a seek
 to the keyframe before it and decoding forward to it (index = pts * fps). --ours runs our own
 benchmark command pinned the same way; it must print a JSON object with `clips_per_s`.
+With --shards DIR (a tsn_pack output directory) the peers read the packed JPEG frames instead,
+by offset (os.pread; each member's offset from Python's tarfile, found before timing; no CRC
+check, which ours does): torchvision.io.decode_jpeg, and OpenCV's cv2.imdecode (with
+cv2.setNumThreads(1)) then cvtColor to RGB; the same sampling, crop, flip and normalise.
 JSON on stdout. --check-frames 0,45,299 also compares the peers' pixels for the first video.
 Each child imports torch first (seconds, untimed); one untimed warm-up clip precedes the timing.
 
@@ -29,7 +33,10 @@ import tempfile
 import time
 
 PEERS = ["torchcodec", "decord", "decord2", "pyav"]
-MODULE = {"torchcodec": "torchcodec", "decord": "decord", "decord2": "decord", "pyav": "av"}
+JPEG_PEERS = ["torchvision_jpeg", "opencv_jpeg"]  # read packed shards (--shards)
+MODULE = {"torchcodec": "torchcodec", "decord": "decord", "decord2": "decord", "pyav": "av",
+          "torchvision_jpeg": "torchvision", "opencv_jpeg": "cv2"}
+FOLDER = {"opencv_jpeg": "opencv"}  # peer -> its folder in --site (torchvision: --torch-site)
 MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 SEGLEN = 1
 
@@ -45,6 +52,51 @@ def sample_train_frames(n, seg_num, rng):
     else:
         starts = [0] * seg_num
     return [min(s + j, n - 1) for s in starts for j in range(SEGLEN)]
+
+
+def shard_members(shards_dir):
+    """{video key: [(shard path, offset, size) per frame]} of a tsn_pack directory, by tarfile."""
+    import tarfile
+    with open(os.path.join(shards_dir, "manifest.json")) as f:
+        manifest = json.load(f)
+    videos = {}
+    for shard in manifest["shards"]:
+        path = os.path.join(shards_dir, shard["file"])
+        with tarfile.open(path) as t:
+            for m in t.getmembers():
+                key, frame, _ = m.name.rsplit(".", 2)
+                frames = videos.setdefault(key, [])
+                assert int(frame) == len(frames), f"{path}: {m.name} out of order"
+                frames.append((path, m.offset_data, m.size))
+    return videos
+
+
+def make_jpeg_reader(peer, members):
+    import numpy as np
+    import torch
+    fds = {}
+
+    def read(path, offset, size):
+        if path not in fds:
+            fds[path] = os.open(path, os.O_RDONLY)
+        return os.pread(fds[path], size, offset)
+    if peer == "torchvision_jpeg":
+        from torchvision.io import decode_jpeg
+
+        def decode_one(frame):
+            return decode_jpeg(torch.frombuffer(bytearray(read(*frame)), dtype=torch.uint8))
+    else:
+        import cv2
+        cv2.setNumThreads(1)
+
+        def decode_one(frame):
+            bgr = cv2.imdecode(np.frombuffer(read(*frame), np.uint8), cv2.IMREAD_COLOR)
+            return torch.from_numpy(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)).permute(2, 0, 1)
+
+    def open_video(key):
+        frames = members[key]
+        return len(frames), lambda idx: torch.stack([decode_one(frames[i]) for i in idx])
+    return open_video
 
 
 def make_reader(peer):
@@ -99,7 +151,10 @@ def run_child(args, videos):
     import torch
     from torchvision.transforms.v2 import functional as F
     torch.set_num_threads(1)
-    open_video = make_reader(args.child)
+    if args.child in JPEG_PEERS:
+        open_video = make_jpeg_reader(args.child, shard_members(args.shards))
+    else:
+        open_video = make_reader(args.child)
 
     if args.check_out:  # the first video's --check-frames, untransformed, for compare_frames
         idx = [int(i) for i in args.check_frames.split(",")]
@@ -174,10 +229,17 @@ def best_of(runs):
     return best
 
 
+def peer_folder(args, peer):
+    """The peer's pip --target folder; None for torchvision, which --torch-site holds."""
+    if peer == "torchvision_jpeg":
+        return None
+    return os.path.join(args.site, FOLDER.get(peer, peer))
+
+
 def peer_env(args, peer):
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    env["PYTHONPATH"] = os.pathsep.join(
-        [os.path.abspath(os.path.join(args.site, peer)), os.path.abspath(args.torch_site)])
+    folders = [peer_folder(args, peer), args.torch_site]
+    env["PYTHONPATH"] = os.pathsep.join(os.path.abspath(f) for f in folders if f)
     return env
 
 
@@ -203,8 +265,9 @@ def cpu_model():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--list", required=True, help="lines 'relative/path.mp4 label'")
-    ap.add_argument("--root", required=True)
+    ap.add_argument("--list", help="lines 'relative/path.mp4 label'")
+    ap.add_argument("--root", default=".")
+    ap.add_argument("--shards", help="a tsn_pack directory: the JPEG peers read its frames")
     ap.add_argument("--clips", type=int, default=200, help="clip c loads video c %% n")
     ap.add_argument("--seg-num", type=int, default=3)
     ap.add_argument("--short-size", type=int, default=256)
@@ -222,21 +285,29 @@ def main():
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--check-out", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    with open(args.list) as f:
-        args.videos = [(os.path.join(args.root, p), int(label))
-                       for p, label in (line.rsplit(None, 1) for line in f if line.strip())]
+    if args.shards:
+        args.videos = [(key, 0) for key in shard_members(args.shards)]
+    elif args.list:
+        with open(args.list) as f:
+            args.videos = [(os.path.join(args.root, p), int(label))
+                           for p, label in (line.rsplit(None, 1) for line in f if line.strip())]
+    else:
+        ap.error("--list or --shards is needed")
     if args.child:
         return run_child(args, args.videos)
 
-    installed = [p for p in PEERS if os.path.isdir(os.path.join(args.site, p))]
+    candidates = JPEG_PEERS if args.shards else PEERS
+    installed = [p for p in candidates
+                 if peer_folder(args, p) is None or os.path.isdir(peer_folder(args, p))]
     peers = args.peers.split(",") if args.peers else installed
     result = {"cpu": cpu_model(), "core": args.core, "list": args.list, "root": args.root,
+              "shards": args.shards,
               "clips": args.clips, "repeats": args.repeats, "peers": {}}
     tmp = tempfile.TemporaryDirectory()
     saved = {}  # peer -> .npy of its --check-frames, written by its first run
     for peer in peers:
         if peer not in installed:
-            result["peers"][peer] = {"error": f"not installed in {args.site}/{peer}"}
+            result["peers"][peer] = {"error": f"not installed in {peer_folder(args, peer)}"}
             continue
         cmd = [sys.executable, __file__, *sys.argv[1:], "--child", peer]
         runs = []

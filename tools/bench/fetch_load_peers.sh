@@ -2,8 +2,9 @@
 # Installs the Python video loaders that tools/bench/bench_load_peers.py compares with our data
 # loader, from PyPI, each into a folder of its own (pip --target), once; prints that folder.
 # decord and decord2 both install as module `decord`, hence one folder per package:
-# DIR/torchcodec, DIR/decord, DIR/decord2, DIR/pyav. Torch and torchvision (and numpy) are
-# tools/gpu/fetch_torch.sh's; the peers go in with --no-deps so that none brings a second copy.
+# DIR/torchcodec, DIR/decord, DIR/decord2, DIR/pyav; and OpenCV (DIR/opencv) for the peers
+# reading packed JPEG frames (--shards; torchvision's decode_jpeg comes with torch). Torch and
+# torchvision (and numpy) are tools/gpu/fetch_torch.sh's; the peers go in with --no-deps so that none brings a second copy.
 # TorchCodec 0.11 is the release built against torch 2.11; it loads the system FFmpeg at run
 # time (Debian 12: FFmpeg 5.1, apt packages libavcodec59 libavformat59 libavutil57 libswscale6
 # libswresample4 libavdevice59 libavfilter8); decord, decord2 and PyAV wheels carry their own.
@@ -20,6 +21,7 @@ peers=(
   "decord|decord==0.6.0|import decord; decord.VideoReader"
   "decord2|decord2==3.4.*|import decord; decord.VideoReader"
   "pyav|av|import av; av.open"
+  "opencv|opencv-python-headless==4.*|import cv2; cv2.imdecode"
 )
 mkdir -p "$site"
 for entry in "${peers[@]}"; do

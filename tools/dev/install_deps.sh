@@ -19,6 +19,8 @@ packages=(
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev ffmpeg
   # OpenCV (libopencv-dev carries OpenCVConfig.cmake; we link core, imgproc, imgcodecs)
   libopencv-dev
+  # libjpeg-turbo's TurboJPEG API: decoding the JPEG frames of packed shards and rawframes
+  libturbojpeg0-dev
   # header libraries and test framework
   libtomlplusplus-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev

@@ -1,17 +1,16 @@
 // tsn_pack --list L --root R --out DIR: converts the videos of a file list once into packed frame
 // shards (src/video/FrameShards.h): tar files of JPEG frames, an index beside each, and
 // DIR/manifest.json. Frame i of a packed video is frame i of the sparse reader (every k-th with
-// --every k). Shard s holds videos [s*V, (s+1)*V) of the list, so the shards are the same bytes
-// whatever the number of threads or ranks; rank r of R (mpirun, Slurm array, or --rank/--ranks)
-// packs the shards s with s % R == r. A complete shard is skipped on a rerun; a bad video is
-// skipped and reported by reason.
+// --every k; with --fps F the frame shown nearest to i / F). Shard s holds videos [s*V, (s+1)*V) of
+// the list, so the shards are the same bytes whatever the number of threads or ranks; rank r of R
+// (mpirun, Slurm array, or --rank/--ranks) packs the shards s with s % R == r. A complete shard is
+// skipped on a rerun; a bad video is skipped and reported by reason.
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
 
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -25,6 +24,7 @@
 #include "data/FileList.h"
 #include "video/AvError.h"
 #include "video/FrameShards.h"
+#include "video/Jpeg.h"
 #include "video/VideoReader.h"
 
 namespace {
@@ -39,6 +39,7 @@ struct Options {
   std::string size;  ///< WxH: exact, aspect not kept
   int quality = 90;
   int every = 1;
+  double fps = 0;  ///< > 0: keep the frames nearest to this rate instead (when below the video's)
   int64_t videosPerShard = 0;  ///< 0: from --shard-mib and the first video's size
   double shardMib = 1024;
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -106,9 +107,20 @@ Packed pack(const tsn::VideoSample& sample, const Options& o) {
     tsn::ReaderOptions reader;
     reader.timeoutS = o.timeout;
     tsn::VideoReader video(sample.path, reader);
-    p.fps = video.info().fps / o.every;
+    const double sourceFps = video.info().fps;
     std::vector<int64_t> wanted;
-    for (int64_t i = 0; i < video.numFrames(); i += o.every) wanted.push_back(i);
+    if (o.fps > 0 && o.fps < sourceFps) {
+      // Frame j of the packed video is the one shown nearest to time j / fps.
+      p.fps = o.fps;
+      for (int64_t j = 0;; ++j) {
+        const auto i = static_cast<int64_t>(std::llround(j * sourceFps / o.fps));
+        if (i >= video.numFrames()) break;
+        wanted.push_back(i);
+      }
+    } else {
+      p.fps = sourceFps / o.every;
+      for (int64_t i = 0; i < video.numFrames(); i += o.every) wanted.push_back(i);
+    }
     const cv::Size exact = exactSize(o.size);
     constexpr size_t kChunk = 32;  // frames decoded at once: memory stays small
     for (size_t at = 0; at < wanted.size(); at += kChunk) {
@@ -117,11 +129,8 @@ Packed pack(const tsn::VideoSample& sample, const Options& o) {
       const auto frames =
           exact.area() > 0 ? video.decode(chunk, exact) : video.decode(chunk, o.shortSide);
       for (const auto& rgb : frames) {
-        cv::Mat bgr;
-        cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
         p.frames.emplace_back();
-        TSN_CHECK(cv::imencode(".jpg", bgr, p.frames.back(), {cv::IMWRITE_JPEG_QUALITY, o.quality}),
-                  "{}: cannot encode a frame as JPEG", sample.path);
+        tsn::jpeg::Encoder::forThisThread().encode(rgb, o.quality, p.frames.back());
       }
     }
   } catch (const std::exception& e) {
@@ -207,6 +216,10 @@ int run(const Options& o) {
   if (o.verify) return verify(o.out) == 0 ? tsn::kExitOk : 3;
   // Every option checked before any work.
   if (o.every < 1) throw tsn::ConfigError(fmt::format("--every must be >= 1, got {}", o.every));
+  if (o.fps < 0 || (o.fps > 0 && o.every != 1)) {
+    throw tsn::ConfigError(fmt::format(
+        "--fps must be > 0 and not given with --every (got --fps {} --every {})", o.fps, o.every));
+  }
   if (o.quality < 1 || o.quality > 100) {
     throw tsn::ConfigError(fmt::format("--quality must be in [1, 100], got {}", o.quality));
   }
@@ -280,6 +293,7 @@ int run(const Options& o) {
                                   {"size", o.size},
                                   {"quality", o.quality},
                                   {"every", o.every},
+                                  {"fps", o.fps},
                                   {"videos_per_shard", perShard}},
                                  kToolVersion);
   std::cout << fmt::format("{}: {} videos ({} skipped), {} frames in {} shards\n",
@@ -302,6 +316,9 @@ int main(int argc, char** argv) {
   app.add_option("--size", o.size, "frames scaled to exactly WxH instead (e.g. 340x256)");
   app.add_option("--quality", o.quality, "JPEG quality")->capture_default_str();
   app.add_option("--every", o.every, "keep every k-th frame")->capture_default_str();
+  app.add_option("--fps", o.fps,
+                 "keep the frames nearest to this rate (videos above it; 0: every frame)")
+      ->capture_default_str();
   app.add_option("--shard-mib", o.shardMib, "target shard size in MiB")->capture_default_str();
   app.add_option("--videos-per-shard", o.videosPerShard, "videos per shard (0: from --shard-mib)");
   app.add_option("--threads", o.threads, "videos decoded at once")->capture_default_str();
