@@ -188,18 +188,38 @@ std::optional<DecodedClip> ClipLoader::loadWithRetries(int64_t position, int64_t
   return std::nullopt;
 }
 
+torch::Tensor ClipLoader::batchBuffer(const std::vector<int64_t>& shape) {
+  // Page-locked batches come from LibTorch's caching host allocator, which reuses its blocks
+  // only once the copies that read them are done: those are never recycled here.
+  if (options_.pinMemory) {
+    return torch::empty(shape, torch::TensorOptions().dtype(torch::kFloat32).pinned_memory(true));
+  }
+  // A fresh 50 MB batch costs its page faults on first write (a quarter of the CPU of a loader
+  // reading JPEG frames): reuse a buffer whose storage only this list still holds (the batch and
+  // its views are gone, and no worker is about to take a view of it: the list's tensor is the
+  // only handle). At most one per batch that can be alive: in flight, ready, held.
+  const std::lock_guard lock(mutex_);
+  for (auto& b : buffers_) {
+    if (b.use_count() == 1 && b.storage().use_count() == 1) return b;
+  }
+  auto fresh = torch::empty(shape, torch::kFloat32);
+  if (static_cast<int64_t>(buffers_.size()) < options_.prefetch + options_.workers + 2) {
+    buffers_.push_back(fresh);
+  }
+  return fresh;
+}
+
 Batch ClipLoader::buildBatch(int64_t batchIndex, AbandonableThread& reader) {
   const int64_t begin = batchIndex * options_.batchSize;
   const int64_t end = std::min<int64_t>(begin + options_.batchSize, order_.size());
   std::vector<int64_t> shape = dataset_->clipShape();
-  shape.insert(shape.begin(), end - begin);
-  // One allocation per batch (page-locked where batches go to a GPU); each clip is transformed
+  shape.insert(shape.begin(), options_.batchSize);
+  // One buffer per batch (page-locked where batches go to a GPU); each clip is transformed
   // straight into its row, on this thread, once its read has returned.
   Batch batch;
   {
     const StageClock::Scope timed(Stage::Assemble);
-    batch.clips = torch::empty(
-        shape, torch::TensorOptions().dtype(torch::kFloat32).pinned_memory(options_.pinMemory));
+    batch.clips = batchBuffer(shape).narrow(0, 0, end - begin);
   }
   std::vector<int64_t> labels;
   for (int64_t position = begin; position < end; ++position) {

@@ -119,6 +119,9 @@ class ClipLoader {
   bool stopFlagSet() const { return stopFlag_ != nullptr && stopFlag_->load() != 0; }
   void workerLoop();
   void stopWorkers();
+  /// A [batch_size, clip...] float tensor for the next batch: on the CPU path one of the
+  /// loader's own whose batch nobody holds any more, so its pages are not faulted in again.
+  torch::Tensor batchBuffer(const std::vector<int64_t>& shape);
 
   std::shared_ptr<const ClipDataset> dataset_;
   LoaderOptions options_;
@@ -139,6 +142,7 @@ class ClipLoader {
   const std::atomic<int>* stopFlag_ = nullptr;
   bool interrupted_ = false;
   std::unique_ptr<AbandonableThread> inlineReader_;  ///< workers == 0: reads for next()
+  std::vector<torch::Tensor> buffers_;               ///< batchBuffer's, guarded by mutex_
 };
 
 /// The loader a run uses for one list: training (shuffled, padded shards, random augmentation,

@@ -27,11 +27,13 @@ struct Target {
 /// of TurboJPEG's factors of at most 1/2 that still covers the target, else as stored.
 cv::Size decodedSize(int width, int height, const Target& target);
 
-/// Decodes with the fast integer IDCT (TJFLAG_FASTDCT): the round trip keeps its PSNR goal at the
-/// default quality (tests/video/JpegTest.cpp; measured in docs by `tsn_bench jpeg`).
+/// Decodes with the accurate integer IDCT by default. The fast one (TJFLAG_FASTDCT) keeps the
+/// PSNR goal too (36 dB at quality 90; tests/video/JpegTest.cpp) but bought no speed here:
+/// libjpeg-turbo 2.1 has AVX2 code for the accurate IDCT and only SSE2 for the fast one, and
+/// it costs 1.4 dB (`tsn_bench jpeg`, README: Packed frame shards).
 class Decoder {
  public:
-  explicit Decoder(bool fastDct = true);
+  explicit Decoder(bool fastDct = false);
   ~Decoder();
   Decoder(const Decoder&) = delete;
   Decoder& operator=(const Decoder&) = delete;
@@ -44,7 +46,7 @@ class Decoder {
   cv::Mat decode(const uint8_t* data, size_t size, const Target& target,
                  const std::function<std::string()>& where);
 
-  /// This thread's decoder (fast DCT).
+  /// This thread's decoder (accurate IDCT).
   static Decoder& forThisThread();
 
  private:
