@@ -7,7 +7,12 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstring>
 #include <numeric>
+
+#if defined(__x86_64__)
+#include <nmmintrin.h>
+#endif
 
 namespace tsn {
 
@@ -63,7 +68,7 @@ uint64_t fnv1a(std::string_view text, uint64_t hash) {
   return hash;
 }
 
-uint32_t crc32c(const void* data, size_t size, uint32_t crc) {
+uint32_t crc32cPortable(const void* data, size_t size, uint32_t crc) {
   static const std::array<uint32_t, 256> table = [] {
     std::array<uint32_t, 256> t{};
     for (uint32_t i = 0; i < 256; ++i) {
@@ -77,6 +82,33 @@ uint32_t crc32c(const void* data, size_t size, uint32_t crc) {
   crc = ~crc;
   for (size_t i = 0; i < size; ++i) crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
   return ~crc;
+}
+
+#if defined(__x86_64__)
+namespace {
+/// SSE 4.2's crc32 instruction computes exactly this polynomial, 8 bytes at a time.
+__attribute__((target("sse4.2"))) uint32_t crc32cSse42(const void* data, size_t size,
+                                                       uint32_t crc) {
+  const auto* p = static_cast<const uint8_t*>(data);
+  uint64_t c = ~crc;
+  for (; size >= 8; size -= 8, p += 8) {
+    uint64_t word = 0;
+    std::memcpy(&word, p, 8);
+    c = _mm_crc32_u64(c, word);
+  }
+  auto c32 = static_cast<uint32_t>(c);
+  for (; size > 0; --size) c32 = _mm_crc32_u8(c32, *p++);
+  return ~c32;
+}
+}  // namespace
+#endif
+
+uint32_t crc32c(const void* data, size_t size, uint32_t crc) {
+#if defined(__x86_64__)
+  static const bool sse42 = __builtin_cpu_supports("sse4.2");
+  if (sse42) return crc32cSse42(data, size, crc);
+#endif
+  return crc32cPortable(data, size, crc);
 }
 
 std::string formatDuration(double seconds) {

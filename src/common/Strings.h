@@ -29,7 +29,10 @@ inline constexpr uint64_t kFnvOffset = 1469598103934665603ULL;
 uint64_t fnv1a(std::string_view text, uint64_t hash = kFnvOffset);
 
 /// CRC-32C (Castagnoli; TFRecord and the frame shards use it) of `size` bytes, continuing from
-/// `crc` (0 to start).
+/// `crc` (0 to start). SSE 4.2's crc32 instruction where the CPU has it (every x86-64 since
+/// 2008-2011), else crc32cPortable.
 uint32_t crc32c(const void* data, size_t size, uint32_t crc = 0);
+/// The same by a table, a byte at a time: any CPU (and the reference the tests hold it to).
+uint32_t crc32cPortable(const void* data, size_t size, uint32_t crc = 0);
 
 }  // namespace tsn

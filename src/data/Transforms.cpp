@@ -92,8 +92,10 @@ void writeClip(const std::vector<cv::Mat>& frames, const CropBox& box, bool flip
     scale[c] = 1.0 / (255.0 * std[c]);
     shift[c] = -mean[c] / std[c];
   }
-  cv::Mat scratch;  // allocated by the first resize or flip that needs it
-  cv::Mat planes[3];
+  // Allocated by the first resize or flip that needs them, then kept by the thread: a new
+  // 150 KB image per frame would cost its page faults each time.
+  thread_local cv::Mat scratch;
+  thread_local cv::Mat planes[3];
   float* data = out.data_ptr<float>();
   const int64_t plane = static_cast<int64_t>(target) * target;
   for (int64_t t = 0; t < count; ++t) {

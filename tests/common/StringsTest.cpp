@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <random>
+#include <vector>
+
 #include "common/Strings.h"
 
 namespace tsn {
@@ -42,6 +45,21 @@ TEST(Crc32c, IsTheCastagnoliChecksumAndContinues) {
   EXPECT_EQ(crc32c(nullptr, 0), 0u);
   const std::string zeros(32, '\0');  // RFC 3720 B.4
   EXPECT_EQ(crc32c(zeros.data(), zeros.size()), 0x8a9136aau);
+  EXPECT_EQ(crc32cPortable(text.data(), text.size()), 0xE3069283u);
+  EXPECT_EQ(crc32cPortable(zeros.data(), zeros.size()), 0x8a9136aau);
+}
+
+TEST(Crc32c, TheInstructionAndTheTableAgreeAtEveryLengthAndAlignment) {
+  std::mt19937 rng(7);
+  std::vector<uint8_t> bytes(4096 + 16);
+  for (auto& b : bytes) b = static_cast<uint8_t>(rng());
+  for (size_t offset = 0; offset < 9; ++offset) {
+    for (const size_t size : {0, 1, 7, 8, 9, 15, 16, 17, 63, 1000, 4096}) {
+      EXPECT_EQ(crc32c(bytes.data() + offset, size, 0x1234u),
+                crc32cPortable(bytes.data() + offset, size, 0x1234u))
+          << "offset " << offset << " size " << size;
+    }
+  }
 }
 
 }  // namespace
