@@ -27,13 +27,12 @@ struct Target {
 /// of TurboJPEG's factors of at most 1/2 that still covers the target, else as stored.
 cv::Size decodedSize(int width, int height, const Target& target);
 
-/// Decodes with the accurate integer IDCT by default. The fast one (TJFLAG_FASTDCT) keeps the
-/// PSNR goal too (36 dB at quality 90; tests/video/JpegTest.cpp) but bought no speed here:
-/// libjpeg-turbo 2.1 has AVX2 code for the accurate IDCT and only SSE2 for the fast one, and
-/// it costs 1.4 dB (`tsn_bench jpeg`, README: Packed frame shards).
+/// Decodes with the fast integer IDCT (TJFLAG_FASTDCT) by default: it keeps the 36 dB round-trip
+/// goal at quality 90 (tests/video/JpegTest.cpp) and decodes 6-20% faster than the accurate one
+/// for 1.4 dB less (`tsn_bench jpeg`, docs/shards.md).
 class Decoder {
  public:
-  explicit Decoder(bool fastDct = false);
+  explicit Decoder(bool fastDct = true);
   ~Decoder();
   Decoder(const Decoder&) = delete;
   Decoder& operator=(const Decoder&) = delete;
@@ -46,7 +45,7 @@ class Decoder {
   cv::Mat decode(const uint8_t* data, size_t size, const Target& target,
                  const std::function<std::string()>& where);
 
-  /// This thread's decoder (accurate IDCT).
+  /// This thread's decoder (fast IDCT).
   static Decoder& forThisThread();
 
  private:

@@ -64,8 +64,8 @@ TEST_F(JpegRoundTrip, KeepsThePsnrGoalAtTheDefaultQualityWithEitherIdct) {
     EXPECT_GE(cv::PSNR(a, frames_[k]), 36.0) << k;
     // The fast IDCT's rounding is a fraction of the quantisation error of quality 90.
     EXPECT_GT(cv::PSNR(f, a), cv::PSNR(a, frames_[k])) << k;
-    // The loader's decoder is the accurate one.
-    EXPECT_EQ(cv::norm(decode(Decoder::forThisThread(), k), a, cv::NORM_INF), 0) << k;
+    // The loader's decoder is the fast one.
+    EXPECT_EQ(cv::norm(decode(Decoder::forThisThread(), k), f, cv::NORM_INF), 0) << k;
   }
 }
 

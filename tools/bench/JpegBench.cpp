@@ -128,18 +128,18 @@ nlohmann::json bench::shardDecodeLimit(const std::vector<VideoSample>& samples, 
     }
   }
   const double framesPerClip = static_cast<double>(segNum * seglen);
-  // The loader's decoder (accurate IDCT) timed twice around the others, the better kept: a
-  // noisy neighbour then lowers the limit less than it lowers the run it is compared with.
+  // The loader's decoder (fast IDCT) timed twice around the others, the better kept: a noisy
+  // neighbour then lowers the limit less than it lowers the run it is compared with.
   const jpeg::Target target{shortSide, {}};
-  double accurate = turboRate(images, false, target);
-  const double fast = turboRate(images, true, target);
+  double fast = turboRate(images, true, target);
+  const double accurate = turboRate(images, false, target);
   const double opencv = opencvRate(images);
-  accurate = std::max(accurate, turboRate(images, false, target));
+  fast = std::max(fast, turboRate(images, true, target));
   return {{"frames", images.size()},
-          {"turbojpeg_clips_per_s", accurate / framesPerClip},
-          {"turbojpeg_fast_idct_clips_per_s", fast / framesPerClip},
+          {"turbojpeg_clips_per_s", fast / framesPerClip},
+          {"turbojpeg_accurate_idct_clips_per_s", accurate / framesPerClip},
           {"opencv_imdecode_clips_per_s", opencv / framesPerClip},
-          {"turbojpeg_frames_per_s", accurate},
+          {"turbojpeg_frames_per_s", fast},
           {"opencv_imdecode_frames_per_s", opencv}};
 }
 
