@@ -54,6 +54,7 @@ void Job::startRunLog(const Config& config, const std::string& configPath) const
       groups.push_back(fmt::format("{} [{}]", host, fmt::join(ranks, " ")));
     }
     log->info("ranks on hosts: {}", fmt::join(groups, ", "));
+    log->info("Open MPI settings: {}", describe(world->mcaSettings()));
   }
 }
 

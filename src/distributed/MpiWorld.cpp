@@ -55,7 +55,9 @@ MpiWorld::MpiWorld(int* argc, char*** argv) {
   // MULTIPLE lets a progress thread move collectives along (MpiProgress); with less the
   // training thread alone calls MPI (FUNNELED at the least).
   int provided = 0;
+  mca_ = applyOpenMpiDefaults();  // read by Open MPI in MPI_Init
   TSN_CHECK_MPI(MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided));
+  readMcaInForce(mca_);
   TSN_CHECK(provided >= MPI_THREAD_FUNNELED,
             "MPI provides thread level {}, tsn-dist needs FUNNELED", provided);
   threadMultiple_ = provided >= MPI_THREAD_MULTIPLE;

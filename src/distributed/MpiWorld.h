@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "distributed/OpenMpiSettings.h"
+
 namespace tsn {
 
 /// True when a launcher (mpirun, srun --mpi=pmix) started this process as part of a world.
@@ -32,6 +34,9 @@ class MpiWorld {
   const std::vector<std::string>& hosts() const { return hosts_; }
   /// MPI allows calls from several threads at once (MPI_THREAD_MULTIPLE).
   bool threadMultiple() const { return threadMultiple_; }
+  /// tsn-dist's Open MPI settings (OpenMpiSettings.h): each as asked for, where it came from and
+  /// what Open MPI has in force.
+  const std::vector<McaSetting>& mcaSettings() const { return mca_; }
 
   /// Ends every rank of the job now (MPI_Abort): what a failing rank does so that the others
   /// do not wait for it forever. Returns never: a process whose MPI_Abort cannot reach mpirun
@@ -47,6 +52,7 @@ class MpiWorld {
   int localSize_ = 1;
   std::vector<std::string> hosts_;
   bool threadMultiple_ = false;
+  std::vector<McaSetting> mca_;
 };
 
 }  // namespace tsn

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "checkpoint/Checkpoint.h"
+#include "distributed/OpenMpiSettings.h"
 #include "support/CliTest.h"
 
 namespace tsn {
@@ -40,8 +41,26 @@ work_dir = "{1}"
 };
 
 TEST_F(DistributedCli, TwoRanksTrainWithAveragedGradientsAndAFilePerRank) {
-  const auto r = mpirun("-np 2 " + testing::binary("tsn_dist") + " --config " + config().string());
+  // Plain mpirun: each rank applies tsn-dist's Open MPI settings itself, but one the environment
+  // sets (here through mpirun -x) wins; the start log says which is which and what Open MPI
+  // has in force.
+  const auto r = mpirun("-np 2 -x OMPI_MCA_btl_tcp_sndbuf=1048576 " + testing::binary("tsn_dist") +
+                        " --config " + config().string());
   ASSERT_EQ(r.exitCode, 0) << r.output;
+  const auto& defaults = openMpiDefaults();
+  ASSERT_GE(defaults.size(), 3u);
+  for (const char* rankLog : {"work/logs/rank0.log", "work/logs/rank1.log"}) {
+    std::ifstream in(dir_->path() / rankLog);
+    const std::string log{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    for (const auto& [name, value] : defaults) {
+      const std::string expected =
+          name == "btl_tcp_sndbuf"
+              ? "btl_tcp_sndbuf = 1048576 (environment (OMPI_MCA_btl_tcp_sndbuf); in force: "
+                "1048576)"
+              : fmt::format("{} = {} (tsn-dist default; in force: {})", name, value, value);
+      EXPECT_THAT(log, HasSubstr(expected)) << rankLog;
+    }
+  }
   EXPECT_THAT(r.output, HasSubstr("batch 2 per rank x 2 ranks = global batch 4"));
   EXPECT_THAT(r.output, HasSubstr("gradients averaged over 2 ranks"));
   EXPECT_THAT(r.output, HasSubstr("final validation: top1"));

@@ -3,8 +3,8 @@
 its own host name and address on a private bridge; ranks talk over Open MPI's TCP transport.
 
   test_multinode.py SOURCE_DIR BUILD_DIR SCENARIO
-  SCENARIO: same-losses | node-lost | partition | slow-link | slurm-train | slurm-requeue |
-            slurm-node-lost | down
+  SCENARIO: same-losses | node-lost | partition | slow-link | plain-mpirun | slurm-train |
+            slurm-requeue | slurm-node-lost | down
 
 Every scenario brings the cluster it needs up itself (up.sh is idempotent) and exits 77
 (Skipped, with the reason) where namespaces cannot be made; `down` (CTest's cleanup fixture)
@@ -310,6 +310,32 @@ def main():
         # The rank left on node1 names the rank it lost, and that rank's host.
         assert re.search(r"rank 1 \(node2\)", output), output
         print(re.search(r".*rank 1 \(node2\).*", output).group(0))
+
+    elif SCENARIO == "plain-mpirun":
+        # As a new user starts it: mpirun and a hostfile, no wrapper, no tuning flags. Every
+        # rank applies launcher/multinode.mca itself (the start log says so, with what Open MPI
+        # has in force), and a setting the environment gives (mpirun -x) wins.
+        env = cluster(2)
+        assert not any(k in env for k in multinode_settings()), "the test's own env is tuned"
+        cfg = config("plain-mpirun")
+        override = "btl_tcp_rcvbuf", "2097152"
+        run(f"mpirun --allow-run-as-root --oversubscribe --bind-to none "
+            f"--hostfile {env['TSN_EMU_HOSTFILE']} --map-by node -np 2 -x OMP_NUM_THREADS=1 "
+            f"-x OMPI_MCA_{override[0]}={override[1]} {BUILD}/bin/tsn_dist --config {cfg} "
+            f"--set train.epochs=1", env=env)
+        for rank, host in ((0, "node1"), (1, "node2")):
+            log = read(os.path.join(SUITE, "plain-mpirun", "logs", f"rank{rank}.log"))
+            assert f"on {host}" in log, log
+            line = re.search(r".*Open MPI settings: .*", log).group(0)
+            for name, value in (
+                    (k[len("OMPI_MCA_"):], v) for k, v in multinode_settings().items()):
+                if name == override[0]:
+                    want = (f"{name} = {override[1]} (environment (OMPI_MCA_{name}); "
+                            f"in force: {override[1]})")
+                else:
+                    want = f"{name} = {value} (tsn-dist default; in force: {value})"
+                assert want in line, f"rank {rank}: {want!r} not in {line!r}"
+            print(f"rank {rank} on {host}: {line.split('Open MPI settings: ')[1]}")
 
     elif SCENARIO == "slow-link":
         # node2's link at 20 Mbit/s, the rest unlimited: every rank waits for the all-reduce
