@@ -27,9 +27,9 @@ Benchmark addAllReduce(CLI::App& app);
 Benchmark addTrain(CLI::App& app);
 Benchmark addJpeg(CLI::App& app);
 
-/// For tsn_bench load on shards: the JPEG-decode-only rate (TurboJPEG with the loader's fast IDCT and the accurate one,
-/// OpenCV's imdecode) of the frames `clips` training clips of `samples` read, bytes read
-/// beforehand, in clips/s: the limit of the format on this core.
+/// For tsn_bench load on shards: the JPEG-decode-only rate (TurboJPEG with the loader's fast IDCT
+/// and the accurate one, OpenCV's imdecode) of the frames `clips` training clips of `samples` read,
+/// bytes read beforehand, in clips/s: the limit of the format on this core.
 nlohmann::json shardDecodeLimit(const std::vector<VideoSample>& samples, int clips, int64_t segNum,
                                 int64_t seglen, int shortSide);
 
