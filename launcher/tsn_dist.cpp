@@ -61,6 +61,9 @@ int train(Options& o, int* argc, char*** argv, tsn::Job& job) {
   const tsn::RunStart start = tsn::readRunStart(config, o.start);
 
   job = tsn::Job::start(config, argc, argv, /*single=*/o.debug);
+  // As soon as MPI started (it may install handlers of its own): SIGUSR1 / SIGTERM end training
+  // at the next step with a checkpoint; one during the setup below stops at the first step.
+  const std::atomic<int>* stopFlag = tsn::installStopSignals();
   auto& comm = *job.comm;
   auto trainLoader =
       tsn::makeClipLoader(config, config.data.trainList, true, comm.rank(), comm.size());
@@ -77,9 +80,7 @@ int train(Options& o, int* argc, char*** argv, tsn::Job& job) {
     recorder.emplace(o.saveSteps, comm.rank()).saveInitial(model);
     trainer.addObserver(*recorder);
   }
-  // After MPI started (it may install handlers of its own): SIGUSR1 / SIGTERM end training
-  // at the next step with a checkpoint.
-  trainer.setStopFlag(tsn::installStopSignals());
+  trainer.setStopFlag(stopFlag);
   const auto result = trainer.run();
   if (result.stopRequested) return tsn::kExitStopped;
   if (comm.rank() == 0 && result.lastValidation.clips > 0) {

@@ -202,7 +202,7 @@ TEST_F(StuckFileCli, ASecondSigtermEndsTheProcessAtOnce) {
   testing::Background job(
       stalled("TSN_STALL_OPEN=.tmp-", testing::binary("tsn_dist") + " --config " + cfg),
       dir_->path() / "job.out");
-  ASSERT_TRUE(testing::waitForFile(workDir() / "metrics.jsonl", 120)) << job.output();
+  ASSERT_TRUE(job.waitForOutput("step 1/", 120)) << job.output();
   job.signal(SIGTERM);
   ASSERT_TRUE(testing::waitForFile(stalls(), 60)) << job.output();
   job.signal(SIGTERM);
