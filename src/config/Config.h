@@ -105,11 +105,18 @@ struct EvalConfig {
 
 struct DistConfig {
   DistBackend backend = DistBackend::Auto;
-  double bucketMb = 25;
+  /// Gradient buckets (MB). Smaller than DDP's 25: what is still to send when backward ends
+  /// is at most the last bucket, so small ones hide more of the exchange (docs/multinode.md).
+  double bucketMb = 8;
+  /// The first bucket (the last layers' gradients, ready first): small, so that the exchange
+  /// starts early in backward (DDP's is 1 MB).
+  double firstBucketMb = 1;
   double timeoutS = 600;
   /// MPI backend: a progress thread tests the collectives in flight this often (microseconds),
   /// so gradient buckets move while backward computes; 0: they move only when polled.
-  int64_t mpiProgressUs = 100;
+  /// 1000: each test preempts a computing thread (100 us cost 10-20% of a CPU step's compute
+  /// on a busy core; docs/multinode.md).
+  int64_t mpiProgressUs = 1000;
 };
 
 struct CheckpointConfig {

@@ -299,6 +299,7 @@ const std::vector<Section>& schema() {
       {"dist",
        {enumField("backend", &C::dist, &DistConfig::backend, kBackendNames),
         field("bucket_mb", &C::dist, &DistConfig::bucketMb, positive()),
+        field("first_bucket_mb", &C::dist, &DistConfig::firstBucketMb, positive()),
         field("timeout_s", &C::dist, &DistConfig::timeoutS, positive()),
         field("mpi_progress_us", &C::dist, &DistConfig::mpiProgressUs, atLeast<int64_t>(0))}},
       {"checkpoint",

@@ -30,7 +30,8 @@ TrainingStep::TrainingStep(const Config& config, Tsn model, Communicator& comm,
   if (config.train.channelsLast) model_->useChannelsLast();
   for (const auto& [name, p] : optimizer_.parameters()) trainable_.push_back(p);
   if (comm.size() > 1) {
-    reducer_ = std::make_unique<GradientReducer>(trainable_, comm, config.dist.bucketMb);
+    reducer_ = std::make_unique<GradientReducer>(trainable_, comm, config.dist.bucketMb,
+                                                 config.dist.firstBucketMb);
   }
 }
 

@@ -46,6 +46,7 @@ class TrainingStep {
   /// Null with one rank.
   const GradientReducer* reducer() const { return reducer_.get(); }
   size_t trainableCount() const { return trainable_.size(); }
+  const std::vector<torch::Tensor>& trainable() const { return trainable_; }
 
  private:
   /// NaN/Inf in the loss, any gradient or any parameter: an error naming the first.

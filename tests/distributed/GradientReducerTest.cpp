@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <functional>
+#include <string>
+
 #include "common/Error.h"
 #include "distributed/GradientReducer.h"
 #include "distributed/ModelSync.h"
@@ -53,12 +56,14 @@ class CountingCommunicator final : public Communicator {
   void allReduce(torch::Tensor&, ReduceOp) override { ++allReduces; }
   std::shared_ptr<Work> allReduceAsync(torch::Tensor& t, ReduceOp op) override {
     ++allReduces;
+    if (onStart) onStart(t.numel());
     return local_.allReduceAsync(t, op);
   }
   torch::Tensor allGather(const torch::Tensor& t) override { return local_.allGather(t); }
   void broadcast(torch::Tensor& t, int root) override { local_.broadcast(t, root); }
   void barrier() override {}
   int allReduces = 0;
+  std::function<void(int64_t)> onStart;  ///< told each all-reduce's size as it starts
 
  private:
   LocalCommunicator local_;
@@ -86,7 +91,8 @@ TEST(GradientReducer, ADestroyedReducerLeavesNoHookOnTheParameters) {
 
 TEST(GradientReducer, GradientsAreViewsOfTheBucketsWithTheParametersStrides) {
   // No copy back after the all-reduce: each .grad is its place in the bucket, channels-last
-  // where the parameter is, and the next step's gradients land in the same memory.
+  // where the parameter is, and once the buckets follow step 1's arrival order, every step's
+  // gradients land in the same memory.
   std::vector<torch::Tensor> params{
       torch::zeros({8, 3, 3, 3}).contiguous(torch::MemoryFormat::ChannelsLast).requires_grad_(),
       torch::zeros({10}, torch::requires_grad())};
@@ -94,7 +100,7 @@ TEST(GradientReducer, GradientsAreViewsOfTheBucketsWithTheParametersStrides) {
   GradientReducer reducer(params, comm, 1.0);
   ASSERT_EQ(reducer.bucketCount(), 1u);
   const void* first = nullptr;
-  for (int step = 0; step < 2; ++step) {
+  for (int step = 0; step < 3; ++step) {
     for (auto& p : params) p.mutable_grad() = torch::Tensor();
     const auto w = torch::randn({8, 3, 3, 3}), v = torch::randn({10});
     ((params[0] * w).sum() + (params[1] * v).sum()).backward();
@@ -102,9 +108,59 @@ TEST(GradientReducer, GradientsAreViewsOfTheBucketsWithTheParametersStrides) {
     EXPECT_TRUE(torch::equal(params[0].grad(), w));
     EXPECT_TRUE(torch::equal(params[1].grad(), v));
     EXPECT_EQ(params[0].grad().strides(), params[0].strides());
-    if (step == 0) first = params[0].grad().data_ptr();
-    EXPECT_EQ(params[0].grad().data_ptr(), first) << "step " << step;
+    if (step == 1) first = params[0].grad().data_ptr();
+    if (step >= 1) EXPECT_EQ(params[0].grad().data_ptr(), first) << "step " << step;
   }
+}
+
+TEST(GradientReducer, TheFirstBucketIsSmallAndTheOthersFillToTheirSize) {
+  // 1 KiB = 256 floats: the first bucket stops there, the others take 4 KiB.
+  std::vector<torch::Tensor> params;
+  for (int k = 0; k < 12; ++k) params.push_back(torch::zeros({200}, torch::requires_grad()));
+  CountingCommunicator comm;
+  GradientReducer reducer(params, comm, 4.0 / 1024, 1.0 / 1024);
+  const std::vector<int64_t> expected{800, 4000, 4000, 800};  // bytes: 1 + 5 + 5 + 1 tensors
+  EXPECT_EQ(reducer.bucketBytes(), expected);
+  GradientReducer uniform(params, comm, 4.0 / 1024);
+  EXPECT_EQ(uniform.bucketBytes(), (std::vector<int64_t>{4000, 4000, 1600}));
+}
+
+TEST(GradientReducer, AfterTheFirstStepBucketsFollowTheOrderGradientsArrived) {
+  // Registered a, b, c; the forward uses c first, so backward gives a's gradient first, c's
+  // last: the opposite of reverse registration order, which step 1 assumes.
+  std::vector<torch::Tensor> params{torch::ones({10}, torch::requires_grad()),
+                                    torch::ones({20}, torch::requires_grad()),
+                                    torch::ones({30}, torch::requires_grad())};
+  // One log of gradients arriving (hooks that run before the reducer's) and all-reduces started.
+  std::vector<std::string> events;
+  for (auto& p : params) {
+    p.register_hook([&events, n = p.numel()](const torch::Tensor&) {
+      events.push_back(fmt::format("grad {}", n));
+    });
+  }
+  CountingCommunicator comm;
+  comm.onStart = [&](int64_t n) { events.push_back(fmt::format("start {}", n)); };
+  GradientReducer reducer(params, comm, 1e-6);  // a bucket each
+  const auto step = [&] {
+    events.clear();
+    for (auto& p : params) p.mutable_grad() = torch::Tensor();
+    const auto c = params[2].sum() * 3;
+    const auto b = params[1].sum() * c;
+    (params[0].sum() * b).backward();
+    reducer.finish();
+  };
+  step();
+  // Step 1: c's bucket goes first, so nothing could start before its gradient, the last.
+  EXPECT_EQ(events, (std::vector<std::string>{"grad 10", "grad 20", "grad 30", "start 30",
+                                              "start 20", "start 10"}));
+  EXPECT_TRUE(reducer.rebuilt());
+  step();
+  EXPECT_EQ(events, (std::vector<std::string>{"grad 10", "start 10", "grad 20", "start 20",
+                                              "grad 30", "start 30"}));
+  // The gradients are still right: d/da = 20 * 90, d/db = 10 * 90, d/dc = 10 * 20 * 3.
+  EXPECT_TRUE(torch::equal(params[0].grad(), torch::full({10}, 1800.0)));
+  EXPECT_TRUE(torch::equal(params[1].grad(), torch::full({20}, 900.0)));
+  EXPECT_TRUE(torch::equal(params[2].grad(), torch::full({30}, 600.0)));
 }
 
 }  // namespace

@@ -4,7 +4,7 @@ its own host name and address on a private bridge; ranks talk over Open MPI's TC
 
   test_multinode.py SOURCE_DIR BUILD_DIR SCENARIO
   SCENARIO: same-losses | node-lost | partition | slow-link | plain-mpirun | slurm-train |
-            slurm-requeue | slurm-node-lost | down
+            slurm-requeue | slurm-node-lost | bench-json | down
 
 Every scenario brings the cluster it needs up itself (up.sh is idempotent) and exits 77
 (Skipped, with the reason) where namespaces cannot be made; `down` (CTest's cleanup fixture)
@@ -58,6 +58,14 @@ def skip_unless_namespaces():
     probe = run("ip netns add tsnemu-probe && ip netns delete tsnemu-probe", check=False)
     if probe.returncode != 0:
         print(f"Skipped: network namespaces cannot be made here: {probe.stderr.strip()}")
+        sys.exit(SKIPPED)
+
+
+def skip_unless_torch_distributed():
+    probe = run(f"{sys.executable} -c 'import torch.distributed as d; assert d.is_gloo_available()'",
+                check=False)
+    if probe.returncode != 0:
+        print(f"Skipped: no PyTorch with gloo for {sys.executable}: {probe.stderr.strip()[-200:]}")
         sys.exit(SKIPPED)
 
 
@@ -353,6 +361,33 @@ def main():
         wait = sum(x["network_wait_s"] for x in bound) / len(bound)
         print(f"{len(bound)} of {len(train)} windows network-bound; every rank waits "
               f"{wait:.3f} s/step for the all-reduce")
+    elif SCENARIO == "bench-json":
+        # tools/bench/multinode_bench.py, tiny: both sides under plain mpirun on the two nodes,
+        # with the same setting, in one JSON (it brings the nodes up and down itself).
+        skip_unless_torch_distributed()
+        out = os.path.join(SUITE, "bench.json")
+        run(f"{sys.executable} {SOURCE}/tools/bench/multinode_bench.py --build {BUILD} "
+            f"--torch-site '' --rates unlimited --repeats 2 --iters 2 --warmup 1 "
+            f"--set data.target_size=32 --set train.batch_size=1 --out {out}", timeout=600)
+        with open(out) as f:
+            bench = json.load(f)
+        assert "plain mpirun" in bench["launch"] and "synthetic" in bench["data"], bench
+        (rate,) = bench["rates"]
+        assert rate["link_rate"] == "unlimited" and len(rate["runs"]) == 2, rate
+        for pair in rate["runs"]:
+            ours, theirs = pair["tsn_dist"], pair["pytorch_ddp"]
+            assert ours["implementation"].startswith("tsn-dist"), ours
+            assert theirs["backend"] == "gloo (DDP)", theirs
+            for side in (ours, theirs):
+                assert side["ranks"] == 2 and side["clips_per_s"] > 0, side
+                assert (side["backbone"], side["batch"], side["size"]) == ("resnet18", 1, 32), side
+            assert 0 <= ours["exchange_hidden_share"] <= 1 and ours["exchange_alone_s"] > 0, ours
+            assert ours["buckets"] >= 2 and ours["reduce_wait_s"] >= 0, ours
+            assert abs(pair["clips_per_s_vs_ddp"] -
+                       ours["clips_per_s"] / theirs["clips_per_s"]) < 1e-9, pair
+        ratios = [p["clips_per_s_vs_ddp"] for p in rate["runs"]]
+        assert min(ratios) <= rate["summary"]["vs_ddp_median"] <= max(ratios), rate["summary"]
+        print(f"both sides in one JSON: tsn-dist / DDP {ratios}")
     else:
         sys.exit(f"unknown scenario {SCENARIO}")
 

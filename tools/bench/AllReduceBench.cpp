@@ -19,7 +19,8 @@ namespace {
 
 struct AllReduceOptions {
   std::string backbone = "resnet50";
-  double bucketMb = 25;
+  double bucketMb = DistConfig{}.bucketMb;
+  double firstBucketMb = DistConfig{}.firstBucketMb;
   int iters = 10;
   int batch = 2;                                ///< clips per rank for the overlap measurement
   int size = 112;                               ///< frame size for the overlap measurement
@@ -50,7 +51,7 @@ int runAllReduce(const AllReduceOptions& o, int* argc, char*** argv) {
 
   // The reducer's own path: hooks fill the buckets during a backward pass whose gradients are
   // ready at once, then finish() reduces them.
-  GradientReducer reducer(params, comm, o.bucketMb);
+  GradientReducer reducer(params, comm, o.bucketMb, o.firstBucketMb);
   std::vector<torch::Tensor> grads;
   for (const auto& p : params) grads.push_back(torch::randn_like(p));
   // As the trainer's optimizer does: gradients reset to none before each backward (the
@@ -123,6 +124,7 @@ int runAllReduce(const AllReduceOptions& o, int* argc, char*** argv) {
         {"gradient_mb", bytes / 1e6},
         {"tensors", params.size()},
         {"bucket_mb", o.bucketMb},
+        {"first_bucket_mb", o.firstBucketMb},
         {"buckets", reducer.bucketCount()},
         {"contiguous_s", contiguous},
         {"contiguous_gb_per_s", bytes / contiguous / 1e9},
@@ -148,6 +150,8 @@ bench::Benchmark bench::addAllReduce(CLI::App& app) {
   allreduce->add_option("--backbone", o->backbone, "gradient shapes of this ResNet")
       ->capture_default_str();
   allreduce->add_option("--bucket-mb", o->bucketMb, "bucket size")->capture_default_str();
+  allreduce->add_option("--first-bucket-mb", o->firstBucketMb, "the first bucket's size")
+      ->capture_default_str();
   allreduce->add_option("--iters", o->iters, "timed repetitions")->capture_default_str();
   allreduce->add_option("--batch", o->batch, "clips per rank in the overlap step")
       ->capture_default_str();

@@ -5,6 +5,7 @@
 #include <torch/version.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <iostream>
 
 #include "bench/Bench.h"
@@ -15,6 +16,7 @@
 #include "distributed/MpiWorld.h"
 #include "model/Tsn.h"
 #include "observe/DeviceMemory.h"
+#include "observe/StepTimes.h"
 #include "train/TrainingStep.h"
 
 namespace tsn {
@@ -26,6 +28,21 @@ struct TrainBenchOptions {
   int iters = 20;
   int warmup = 5;
 };
+
+/// One all-reduce of all of the step's gradients at once, nothing else running: seconds per call
+/// (the mean of 3, after one untimed).
+double exchangeAloneSeconds(const TrainingStep& step, Communicator& comm, torch::Device device) {
+  int64_t numel = 0;
+  for (const auto& p : step.trainable()) numel += p.numel();
+  auto flat = torch::ones({numel}, torch::TensorOptions().device(device));
+  comm.allReduce(flat);
+  comm.barrier();
+  Stopwatch clock;
+  constexpr int kCalls = 3;
+  for (int i = 0; i < kCalls; ++i) comm.allReduce(flat);
+  waitForDevice(device);
+  return clock.seconds() / kCalls;
+}
 
 /// Training steps on one batch held on the device: the trainer's own step (TrainingStep: autocast,
 /// fp32 loss, loss scaling, our SGD), the model's speed without the input pipeline.
@@ -52,14 +69,18 @@ int runTrainBench(const TrainBenchOptions& o, int* argc, char*** argv) {
   Stopwatch clock;
   torch::Tensor loss;
   int skipped = 0;
+  PhaseTimes times;
   for (int i = 0; i < o.iters; ++i) {
-    const auto outcome = step.run(clips, labels, c.train.lr, ++n);
+    const auto outcome = step.run(clips, labels, c.train.lr, ++n, &times);
     loss = outcome.loss;
     skipped += outcome.applied ? 0 : 1;
   }
   const double lastLoss = loss.item<double>();  // waits for the device
   comm->barrier();
   const double seconds = clock.seconds();
+  // The limit in the same run: the step's gradients in one all-reduce with nothing else to do.
+  const double exchange = comm->size() > 1 ? exchangeAloneSeconds(step, *comm, device) : 0;
+  const double wait = times[Phase::ReduceWait] / o.iters;
   if (comm->rank() != 0) return kExitOk;
   nlohmann::json report = {{"benchmark", "train"},
                            {"implementation", "tsn-dist (LibTorch " TORCH_VERSION ")"},
@@ -77,7 +98,19 @@ int runTrainBench(const TrainBenchOptions& o, int* argc, char*** argv) {
                            {"skipped_steps", skipped},
                            {"seconds_per_step", seconds / o.iters},
                            {"clips_per_s", c.train.batchSize * comm->size() * o.iters / seconds},
-                           {"last_loss", lastLoss}};
+                           {"last_loss", lastLoss},
+                           {"forward_backward_s", times[Phase::ForwardBackward] / o.iters},
+                           {"reduce_wait_s", wait},
+                           {"optimizer_s", times[Phase::Optimizer] / o.iters}};
+  if (const auto* reducer = step.reducer()) {
+    report["buckets"] = reducer->bucketCount();
+    report["buckets_started_during_backward"] = reducer->launchedDuringBackward();
+    report["bucket_mb_first"] = c.dist.firstBucketMb;
+    report["exchange_alone_s"] = exchange;
+    // What backward hid: the exchange takes exchange_alone_s by itself; whatever of it is still
+    // outstanding when backward ends is the wait (rank 0's).
+    report["exchange_hidden_share"] = std::clamp(1.0 - wait / exchange, 0.0, 1.0);
+  }
   if (const auto mb = peakDeviceMemoryMb(device)) report["gpu_memory_peak_mb"] = *mb;
   std::cout << report.dump(2) << std::endl;
   return kExitOk;
