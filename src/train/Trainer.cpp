@@ -207,7 +207,7 @@ TrainResult Trainer::run() {
       trainLoader_.batchesPerEpoch(),
       t.lr * lrScale_,
       lrScale_,
-      static_cast<int64_t>(trainingStep_.trainableCount()),
+      static_cast<int64_t>(trainingStep_.trainable().size()),
       device_.str(),
       trainingStep_.reducer()
           ? fmt::format("gradients averaged over {} ranks in {} buckets ({})", comm_.size(),

@@ -45,7 +45,6 @@ class TrainingStep {
   LossScaler& scaler() { return scaler_; }
   /// Null with one rank.
   const GradientReducer* reducer() const { return reducer_.get(); }
-  size_t trainableCount() const { return trainable_.size(); }
   const std::vector<torch::Tensor>& trainable() const { return trainable_; }
 
  private:

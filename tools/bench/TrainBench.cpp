@@ -29,19 +29,18 @@ struct TrainBenchOptions {
   int warmup = 5;
 };
 
-/// One all-reduce of all of the step's gradients at once, nothing else running: seconds per call
-/// (the mean of 3, after one untimed).
+/// One all-reduce of all of the step's gradients at once, nothing else running: seconds per call.
 double exchangeAloneSeconds(const TrainingStep& step, Communicator& comm, torch::Device device) {
   int64_t numel = 0;
   for (const auto& p : step.trainable()) numel += p.numel();
   auto flat = torch::ones({numel}, torch::TensorOptions().device(device));
-  comm.allReduce(flat);
   comm.barrier();
-  Stopwatch clock;
-  constexpr int kCalls = 3;
-  for (int i = 0; i < kCalls; ++i) comm.allReduce(flat);
-  waitForDevice(device);
-  return clock.seconds() / kCalls;
+  return bench::secondsPerCall(
+      [&] {
+        comm.allReduce(flat);
+        waitForDevice(device);
+      },
+      3);
 }
 
 /// Training steps on one batch held on the device: the trainer's own step (TrainingStep: autocast,
@@ -104,8 +103,7 @@ int runTrainBench(const TrainBenchOptions& o, int* argc, char*** argv) {
                            {"optimizer_s", times[Phase::Optimizer] / o.iters}};
   if (const auto* reducer = step.reducer()) {
     report["buckets"] = reducer->bucketCount();
-    report["buckets_started_during_backward"] = reducer->launchedDuringBackward();
-    report["bucket_mb_first"] = c.dist.firstBucketMb;
+    report["first_bucket_mb"] = c.dist.firstBucketMb;
     report["exchange_alone_s"] = exchange;
     // What backward hid: the exchange takes exchange_alone_s by itself; whatever of it is still
     // outstanding when backward ends is the wait (rank 0's).
