@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checks the layout README's "Layout" describes, so that it stays true:
+"""Checks the layout docs/layout.md describes, so that it stays true:
 
 - a module under src/ includes only modules before it in the one-way chain (MODULES), or itself;
 - launcher/ includes src/ modules and its own files; no src/ file includes launcher/ or tools/;

@@ -8,8 +8,8 @@
 #                                          # LibTorch version or on CUDA (what CI runs)
 #   TSN_BUILD_DIR=DIR ...                  # another build folder
 #
-# Run it in full before landing a C++ change: CI compiles only the guarded sources (README,
-# "Building"), to stay within its time.
+# Run it in full before landing a C++ change: CI compiles only the guarded sources (docs/building.md),
+# to stay within its time.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mode=${1:-all}

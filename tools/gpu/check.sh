@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU check, one command on the GPU machine (one H200, no network; README "GPU check"), from
+# The GPU check, one command on the GPU machine (one H200, no network; docs/gpu-check.md), from
 # gpu-bundle/ (tools/gpu/prepare.sh makes it on a CPU machine). Steps, in this order, each with
 # its own cap and a minimum start inside a 330 s budget (tools/gpu/check_support.py, PLAN):
 # environment, single-GPU training end to end, our step vs PyTorch's, GPU resume and fp16, the

@@ -15,7 +15,7 @@
 #
 # Prebuilt rather than built there: a clean build here of FFmpeg, OpenCV and the CUDA variant
 # takes far longer than the GPU machine's 3-minute allowance would cover even at 8x the cores
-# (README, "GPU check"), and prebuilt binaries spend none of the GPU lease on compiling.
+# (docs/gpu-check.md), and prebuilt binaries spend none of the GPU lease on compiling.
 #
 #   tools/gpu/prepare.sh               # build what is missing, assemble gpu-bundle/
 #   tools/gpu/prepare.sh --check-cpu   # then run tools/gpu/check.sh here, in its CPU mode
@@ -96,7 +96,7 @@ build_ffmpeg() {
   src=$(debian_source ffmpeg)
   rm -rf "$work/ffmpeg-build"
   mkdir -p "$work/ffmpeg-build"
-  # What src/video reads (README, "Video input") and what tsn_synth writes; nothing else.
+  # What src/video reads (docs/video-input.md) and what tsn_synth writes; nothing else.
   (cd "$work/ffmpeg-build" && "$src/configure" --prefix="$deps" --enable-shared --disable-static \
     --enable-gpl --disable-autodetect --enable-pthreads --enable-zlib --disable-programs \
     --disable-doc --disable-avdevice --disable-avfilter --disable-swresample --disable-postproc \
