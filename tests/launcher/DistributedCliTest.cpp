@@ -125,22 +125,24 @@ TEST_F(DistributedCli, RanksWithDifferentConfigsAreRefusedBeforeStepOne) {
   EXPECT_THAT(r.output, Not(HasSubstr("step 1/")));
 }
 
-TEST_F(DistributedCli, TheMpirunWrapperStartsTheRequestedRanksBoundToCores) {
+TEST_F(DistributedCli, TheMpirunWrapperStartsTheRequestedRanksThroughTsnBind) {
   const std::string wrapper = std::string(TSN_SOURCE_DIR) + "/launcher/tsn_mpirun";
   const auto dry = testing::run("OMPI_MCA_btl_tcp_sndbuf=1000 " + wrapper +
                                 " --gpus-per-node 8 --hosts a,b --cpus-per-rank 6 --net-if eth1 "
                                 "--dry-run -- --config c.toml");
   ASSERT_EQ(dry.exitCode, 0) << dry.output;
   for (const char* part :
-       {"-np 16", "--map-by ppr:8:node:PE=6", "--bind-to core", "OMP_NUM_THREADS=6",
+       {"-np 16", "--map-by ppr:8:node --bind-to none", "TSN_BIND=core", "TSN_CPUS_PER_RANK=6",
+        "launcher/tsn_bind", "CUDA_DEVICE_ORDER=PCI_BUS_ID",
         "NCCL_SOCKET_IFNAME=eth1", "btl_tcp_if_include eth1", "--config c.toml",
         // Across nodes, launcher/multinode.mca's settings; a user's own value wins.
         "OMPI_MCA_coll_libnbc_iallreduce_algorithm=1", "OMPI_MCA_btl_tcp_sndbuf=1000"}) {
     EXPECT_THAT(dry.output, HasSubstr(part));
   }
   // Nodes that share their cores (emulated ones) are not bound; one node needs no TCP settings.
+  // (Where each rank is bound: python.test_binding.)
   const auto unbound = testing::run(wrapper + " --ranks-per-node 2 --bind none --dry-run -- x");
-  EXPECT_THAT(unbound.output, HasSubstr("--map-by ppr:2:node --bind-to none"));
+  EXPECT_THAT(unbound.output, HasSubstr("TSN_BIND=none"));
   EXPECT_THAT(unbound.output, Not(HasSubstr("OMPI_MCA_coll_libnbc")));
   const auto r =
       testing::run(wrapper + " --ranks-per-node 2 --binary " + testing::binary("tsn_dist") +
