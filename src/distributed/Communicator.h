@@ -24,6 +24,10 @@ class Work {
   /// Lets the collective progress without blocking (MPI moves data only when called); true
   /// once it completed.
   virtual bool poll() = 0;
+  /// Makes what is queued from now on on the current device stream wait for the collective,
+  /// without the host waiting (NCCL: cudaStreamWaitEvent). Host backends wait(). A failure or
+  /// timeout is then reported by Communicator::settle().
+  virtual void waitOnDevice() { wait(); }
 };
 
 /// A collective that must complete within a deadline, whatever the backend: wait() polls it
@@ -75,6 +79,12 @@ class Communicator {
   /// In place: every rank ends with root's values.
   virtual void broadcast(torch::Tensor& tensor, int root = 0) = 0;
   virtual void barrier() = 0;
+  /// Whether collectives in flight progress only while the host calls into the library (MPI);
+  /// GradientReducer then gives them a turn at every gradient. A device stream needs no turn.
+  virtual bool needsPolling() const { return false; }
+  /// Waits, keeping the deadline, for the collectives that Work::waitOnDevice left to the
+  /// device; throws as wait() does. Nothing to do for host backends.
+  virtual void settle() {}
 };
 
 /// A world of one process: every collective is the identity.

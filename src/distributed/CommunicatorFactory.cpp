@@ -3,7 +3,11 @@
 #include <torch/cuda.h>
 
 #include "common/Error.h"
+#include "common/Logging.h"
 #include "distributed/MpiCommunicator.h"
+#if __has_include(<mpi-ext.h>)
+#include <mpi-ext.h>  // Open MPI's extensions: MPIX_Query_cuda_support
+#endif
 #ifdef TSN_WITH_CUDA
 #include "distributed/NcclCommunicator.h"
 #endif
@@ -18,6 +22,33 @@ bool ncclUsable() {
 #endif
 }
 
+bool mpiIsCudaAware() {
+#if defined(MPIX_CUDA_AWARE_SUPPORT) && MPIX_CUDA_AWARE_SUPPORT
+  return MPIX_Query_cuda_support() == 1;
+#else
+  return false;
+#endif
+}
+
+std::string checkMpiCarriesTheModel(DistBackend configured, bool modelOnGpu, bool cudaAwareMpi) {
+  if (!modelOnGpu) return "";
+  if (cudaAwareMpi) {
+    return "dist.backend: MPI is CUDA-aware here: it reduces the gradients in GPU memory";
+  }
+  if (configured == DistBackend::Auto) {
+    throw ConfigError(
+        "dist.backend: auto resolves to mpi in this build (no NCCL: built without "
+        "-DTSN_WITH_CUDA=ON), but the model is on a GPU and this MPI library cannot read GPU "
+        "memory (not CUDA-aware); rebuild with -DTSN_WITH_CUDA=ON for nccl, or hide the GPUs "
+        "(CUDA_VISIBLE_DEVICES=) to train on the CPU");
+  }
+  throw ConfigError(
+      "dist.backend: mpi with the model on a GPU, but this MPI library cannot read GPU memory "
+      "(not CUDA-aware: it would crash at the first backward); use dist.backend = nccl (or auto) "
+      "in a build with -DTSN_WITH_CUDA=ON, or hide the GPUs (CUDA_VISIBLE_DEVICES=) to train on "
+      "the CPU");
+}
+
 namespace {
 
 std::unique_ptr<Communicator> makeNccl([[maybe_unused]] const DistConfig& dist,
@@ -30,6 +61,10 @@ std::unique_ptr<Communicator> makeNccl([[maybe_unused]] const DistConfig& dist,
 }
 
 std::unique_ptr<Communicator> makeMpi(const DistConfig& dist, const MpiWorld& world) {
+  // The device is the GPU whenever LibTorch sees one (pickDevice).
+  const auto note =
+      checkMpiCarriesTheModel(dist.backend, torch::cuda::is_available(), mpiIsCudaAware());
+  if (!note.empty()) logging::get("dist")->info("{}", note);
   return std::make_unique<MpiCommunicator>(world, dist.timeoutS,
                                            std::chrono::microseconds(dist.mpiProgressUs));
 }

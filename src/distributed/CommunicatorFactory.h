@@ -18,6 +18,15 @@ std::unique_ptr<Communicator> makeCommunicator(const DistConfig& dist, const Mpi
 /// True when this build has the NCCL backend and LibTorch sees a GPU.
 bool ncclUsable();
 
+/// True when the MPI library can read CUDA device memory (Open MPI's MPIX_Query_cuda_support).
+bool mpiIsCudaAware();
+
+/// MPI collectives over the gradients of a model on a GPU: a ConfigError saying which backend to
+/// use unless `cudaAwareMpi` (MPI would be handed device memory and crash at the first
+/// backward); `configured` is dist.backend as written (mpi, or auto that this build resolves to
+/// MPI). Returns the line to log when MPI carries device memory, else an empty string.
+std::string checkMpiCarriesTheModel(DistBackend configured, bool modelOnGpu, bool cudaAwareMpi);
+
 /// The GPU of this rank's local rank, or the CPU when LibTorch sees none. Error if a node runs
 /// more ranks than it has GPUs.
 torch::Device pickDevice(const Communicator& comm);

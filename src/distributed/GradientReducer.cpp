@@ -112,8 +112,9 @@ void GradientReducer::onGradient(size_t param, const torch::Tensor& grad) {
   // world size; otherwise within a rounding of sum / size).
   torch::mul_out(b.views[member], grad, scale_);
   if (--b.pending == 0) launchReadyBuckets();
-  // Buckets already in flight progress only while someone calls into the library: every
-  // gradient that arrives gives them a turn.
+  // Buckets already in flight over MPI progress only while someone calls into the library:
+  // every gradient that arrives gives them a turn. NCCL's stream needs none.
+  if (!comm_.needsPolling()) return;
   for (size_t k = 0; k < nextToLaunch_; ++k) {
     if (buckets_[k].work) buckets_[k].work->poll();
   }
@@ -142,7 +143,9 @@ void GradientReducer::finish() {
   launchReadyBuckets();
   TSN_CHECK(nextToLaunch_ == buckets_.size(), "gradient buckets left unlaunched");
   for (auto& b : buckets_) {
-    b.work->wait();
+    // On a GPU the device waits, not the host (the optimizer's kernels queue behind the
+    // all-reduce); Communicator::settle() keeps the deadline once per log window.
+    b.work->waitOnDevice();
     for (size_t m = 0; m < b.members.size(); ++m) params_[b.members[m]].mutable_grad() = b.views[m];
   }
   // The gradients stay views of the buckets they were reduced in; the next step fills new ones.

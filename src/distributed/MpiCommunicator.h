@@ -24,6 +24,7 @@ class MpiCommunicator final : public Communicator {
   ~MpiCommunicator() override;
 
   std::string backendName() const override { return "mpi"; }
+  bool needsPolling() const override { return true; }
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   int localRank() const override { return localRank_; }

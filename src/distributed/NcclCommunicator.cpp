@@ -1,8 +1,13 @@
 #include "distributed/NcclCommunicator.h"
 
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime_api.h>
 #include <mpi.h>
 #include <nccl.h>
+
+#include <chrono>
+#include <thread>
 
 #include "common/Error.h"
 #include "distributed/MpiError.h"
@@ -64,6 +69,9 @@ class NcclWork final : public DeadlineWork {
 
   bool poll() override {
     if (finished_) return true;
+    // After an abort the communicator is freed: nothing may ask it anything.
+    TSN_CHECK(!owner_.aborted(), "{}: the NCCL communicator was aborted after an earlier failure",
+              what());
     TSN_CHECK_CUDA(cudaSetDevice(owner_.device()));
     const cudaError_t rc = cudaEventQuery(done_);
     if (rc == cudaSuccess) return finished_ = true;
@@ -76,6 +84,16 @@ class NcclWork final : public DeadlineWork {
                               rank(), ncclGetErrorString(async)));
     }
     return false;
+  }
+
+  /// The current stream waits for the collective on the GPU; the host goes on. Its deadline is
+  /// then kept by NcclCommunicator::settle().
+  void waitOnDevice() override {
+    if (finished_) return;
+    TSN_CHECK(!owner_.aborted(), "{}: the NCCL communicator was aborted after an earlier failure",
+              what());
+    TSN_CHECK_CUDA(
+        cudaStreamWaitEvent(c10::cuda::getCurrentCUDAStream(owner_.device()).stream(), done_, 0));
   }
 
  protected:
@@ -111,17 +129,59 @@ NcclCommunicator::NcclCommunicator(const MpiWorld& world, double timeoutS)
   if (mpi_.rank() == 0) TSN_CHECK_NCCL(ncclGetUniqueId(&id));
   auto bytes = torch::from_blob(&id, {static_cast<int64_t>(sizeof(id))}, torch::kUInt8);
   mpi_.broadcast(bytes, 0);
-  TSN_CHECK_NCCL(ncclCommInitRank(&comm_, mpi_.size(), id, mpi_.rank()));
-  TSN_CHECK_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  // Non-blocking, so that a rank that never joins cannot hang the others: the init is polled
+  // against dist.timeout_s (and so is every later call that reports ncclInProgress).
+  ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+  config.blocking = 0;
+  const uint64_t sequence = mpi_.nextSequence();
+  const ncclResult_t rc = ncclCommInitRankConfig(&comm_, mpi_.size(), id, mpi_.rank(), &config);
+  TSN_CHECK(rc == ncclSuccess || rc == ncclInProgress, "NCCL: ncclCommInitRankConfig failed: {}",
+            ncclGetErrorString(rc));
+  settleCall(fmt::format("NCCL communicator set-up (collective #{})", sequence), sequence);
+  stream_ =
+      c10::cuda::getStreamFromPool(/*isHighPriority=*/false, static_cast<c10::DeviceIndex>(device_))
+          .stream();
+}
+
+void NcclCommunicator::settleCall(const std::string& what, uint64_t sequence) {
+  const auto start = std::chrono::steady_clock::now();
+  auto pause = std::chrono::microseconds(1);
+  while (true) {
+    ncclResult_t state = ncclSuccess;
+    TSN_CHECK_NCCL(ncclCommGetAsyncError(comm_, &state));
+    if (state == ncclSuccess) return;
+    if (state != ncclInProgress) {
+      abort();
+      throw Error(fmt::format("{} failed on rank {}: NCCL reports {}; communicator aborted", what,
+                              rank(), ncclGetErrorString(state)));
+    }
+    if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >
+        timeoutS_) {
+      abort();
+      throw Error(fmt::format(
+          "{} did not complete within dist.timeout_s={} s on rank {}; NCCL "
+          "communicator aborted: {}",
+          what, timeoutS_, rank(), mpi_.missingRanks(sequence, std::min(timeoutS_, 10.0))));
+    }
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::microseconds(1000));
+  }
 }
 
 NcclCommunicator::~NcclCommunicator() {
   cudaSetDevice(device_);
-  if (comm_ != nullptr && !aborted_) {
-    cudaStreamSynchronize(stream_);
+  if (comm_ == nullptr || aborted_) return;
+  // Finalising waits for the other ranks' last collectives: one that aborted (or died) would
+  // keep it waiting for ever, so it is bounded by the deadline, then the communicator aborted.
+  try {
+    const ncclResult_t rc = ncclCommFinalize(comm_);
+    TSN_CHECK(rc == ncclSuccess || rc == ncclInProgress, "NCCL: ncclCommFinalize failed: {}",
+              ncclGetErrorString(rc));
+    settleCall("NCCL communicator finalisation", mpi_.sequence());
     ncclCommDestroy(comm_);
+  } catch (const std::exception&) {
+    abort();  // settleCall aborted it already where it failed; idempotent
   }
-  if (stream_ != nullptr) cudaStreamDestroy(stream_);
 }
 
 void NcclCommunicator::abort() {
@@ -133,24 +193,41 @@ std::shared_ptr<Work> NcclCommunicator::enqueue(const torch::Tensor& tensor, con
                                                 const std::function<int(CUstream_st*)>& launch) {
   TSN_CHECK(!aborted_, "backend nccl: the communicator was aborted after an earlier failure");
   TSN_CHECK_CUDA(cudaSetDevice(device_));
-  // The tensor's values are produced by kernels queued on the default stream: the collective
-  // starts after them.
+  // The tensor's values are produced by kernels queued on the current stream (LibTorch's, which
+  // need not be the legacy default stream): the collective starts after them.
+  const auto current = c10::cuda::getCurrentCUDAStream(static_cast<c10::DeviceIndex>(device_));
   cudaEvent_t ready = nullptr, done = nullptr;
   TSN_CHECK_CUDA(cudaEventCreateWithFlags(&ready, cudaEventDisableTiming));
-  TSN_CHECK_CUDA(cudaEventRecord(ready, cudaStreamLegacy));
+  TSN_CHECK_CUDA(cudaEventRecord(ready, current.stream()));
   TSN_CHECK_CUDA(cudaStreamWaitEvent(stream_, ready, 0));
   cudaEventDestroy(ready);
-  const auto rc = static_cast<ncclResult_t>(launch(stream_));
-  TSN_CHECK(rc == ncclSuccess, "backend nccl: {} failed to start: {}", what,
-            ncclGetErrorString(rc));
-  TSN_CHECK_CUDA(cudaEventCreateWithFlags(&done, cudaEventDisableTiming));
-  TSN_CHECK_CUDA(cudaEventRecord(done, stream_));
+  // The caching allocator must not hand the tensor's memory to the current stream's next
+  // kernels while the collective still uses it on this stream.
+  c10::cuda::CUDACachingAllocator::recordStream(
+      tensor.storage().data_ptr(),
+      c10::cuda::getStreamFromExternal(stream_, static_cast<c10::DeviceIndex>(device_)));
   // One count with the CPU collectives that go over MPI (mpi_), as every rank sees them.
   const uint64_t sequence = mpi_.nextSequence();
+  const auto rc = static_cast<ncclResult_t>(launch(stream_));
+  TSN_CHECK(rc == ncclSuccess || rc == ncclInProgress, "backend nccl: {} failed to start: {}", what,
+            ncclGetErrorString(rc));
+  // A non-blocking communicator may still be queueing it (connecting to a peer the first time).
+  if (rc == ncclInProgress)
+    settleCall(fmt::format("NCCL {} (collective #{})", what, sequence), sequence);
+  TSN_CHECK_CUDA(cudaEventCreateWithFlags(&done, cudaEventDisableTiming));
+  TSN_CHECK_CUDA(cudaEventRecord(done, stream_));
   const double grace = std::min(timeoutS_, 10.0);
-  return std::make_shared<NcclWork>(
+  auto work = std::make_shared<NcclWork>(
       *this, comm_, done, fmt::format("NCCL {} (collective #{})", what, sequence), timeoutS_,
       tensor, [this, sequence, grace] { return mpi_.missingRanks(sequence, grace); });
+  last_ = work;  // the stream runs them in order: once this one is done, all are
+  return work;
+}
+
+void NcclCommunicator::settle() {
+  if (!last_) return;
+  const auto last = std::move(last_);
+  last->wait();
 }
 
 std::shared_ptr<Work> NcclCommunicator::allReduceAsync(torch::Tensor& tensor, ReduceOp op) {

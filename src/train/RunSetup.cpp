@@ -4,6 +4,7 @@
 
 #include "common/Error.h"
 #include "common/Logging.h"
+#include "common/Random.h"
 #include "distributed/ModelSync.h"
 #include "distributed/MpiWorld.h"
 
@@ -48,7 +49,14 @@ Tsn buildModel(const Config& config, const RunStart& start, Communicator& comm,
       comm);
   broadcastModule(*model, comm);
   model->to(device);
+  // The weights were drawn from train.seed, the same on every rank; what follows (dropout) is
+  // each rank's own.
+  seedRankStreams(config.train.seed, comm.rank(), /*step=*/0);
   return model;
+}
+
+void seedRankStreams(int64_t runSeed, int rank, int64_t step) {
+  torch::manual_seed(deriveSeed(static_cast<uint64_t>(runSeed), rank, step));
 }
 
 }  // namespace tsn

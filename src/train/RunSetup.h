@@ -23,9 +23,17 @@ std::vector<std::string> applyDebugPolicy();
 
 /// The model of the run on `device`: initialised from train.seed, the pretrained or fine-tuning
 /// weights loaded, then, after checking that every rank runs the same job (weights' names and
-/// shapes, config, file lists, world size), rank 0's weights on every rank. Logs what it loaded
-/// and where it resumes from. Every rank calls it.
+/// shapes, config, file lists, world size), rank 0's weights on every rank; then each rank's
+/// random streams seeded for step 0 (seedRankStreams). Logs what it loaded and where it resumes
+/// from. Every rank calls it.
 Tsn buildModel(const Config& config, const RunStart& start, Communicator& comm,
                const ClipLoader& trainLoader, const ClipLoader& valLoader, torch::Device device);
+
+/// Seeds this process's random streams (the CPU's and every GPU's generator: dropout masks) from
+/// the run's seed, the rank and the step the run starts at, so that each rank draws its own
+/// numbers, and the same ones every time. The one place they are seeded: a fresh run after the
+/// model broadcast (step 0), a run resumed on another number of ranks at the checkpoint's step
+/// (resumed on the same number, each rank's saved generator states continue instead).
+void seedRankStreams(int64_t runSeed, int rank, int64_t step);
 
 }  // namespace tsn

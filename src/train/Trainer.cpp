@@ -4,9 +4,9 @@
 
 #include "common/Error.h"
 #include "common/Logging.h"
-#include "common/Random.h"
 #include "common/Stopwatch.h"
 #include "distributed/ModelSync.h"
+#include "train/RunSetup.h"
 
 namespace tsn {
 
@@ -106,8 +106,7 @@ void Trainer::restore(const Checkpoint& ckpt, const std::string& source) {
     const int64_t samplesDone = ckpt.iter * config_.train.batchSize * ckpt.worldSize;
     const int64_t perStep = config_.train.batchSize * comm_.size();
     startBatch_ = (samplesDone + perStep - 1) / perStep;
-    torch::manual_seed(
-        deriveSeed(static_cast<uint64_t>(config_.train.seed), comm_.rank(), ckpt.step));
+    seedRankStreams(config_.train.seed, comm_.rank(), ckpt.step);
     log->warn(
         "{}: written by {} ranks, resumed on {}: continuing at batch {} of epoch {}; LR x{:.4g} "
         "(was x{:.4g}); random streams reseeded, so the run is not bitwise the one it continues",

@@ -57,17 +57,52 @@ class CountingCommunicator final : public Communicator {
   std::shared_ptr<Work> allReduceAsync(torch::Tensor& t, ReduceOp op) override {
     ++allReduces;
     if (onStart) onStart(t.numel());
-    return local_.allReduceAsync(t, op);
+    return std::make_shared<CountingWork>(*this);
   }
+  bool needsPolling() const override { return polling; }
   torch::Tensor allGather(const torch::Tensor& t) override { return local_.allGather(t); }
   void broadcast(torch::Tensor& t, int root) override { local_.broadcast(t, root); }
   void barrier() override {}
   int allReduces = 0;
   std::function<void(int64_t)> onStart;  ///< told each all-reduce's size as it starts
+  bool polling = false;                  ///< what needsPolling() says
+  int polls = 0, hostWaits = 0, deviceWaits = 0;
 
  private:
+  /// Done at once; counts how it is waited for.
+  struct CountingWork final : Work {
+    explicit CountingWork(CountingCommunicator& owner) : owner(owner) {}
+    void wait() override { ++owner.hostWaits; }
+    bool poll() override { return ++owner.polls, true; }
+    void waitOnDevice() override { ++owner.deviceWaits; }
+    CountingCommunicator& owner;
+  };
   LocalCommunicator local_;
 };
+
+// MPI moves data only while called: every gradient gives the buckets in flight a turn. NCCL's
+// stream needs none, and its buckets are waited for by the device, not the host.
+TEST(GradientReducer, BucketsInFlightArePolledOnlyWhereTheBackendNeedsIt) {
+  for (const bool polling : {true, false}) {
+    std::vector<torch::Tensor> params;
+    for (int k = 0; k < 6; ++k) params.push_back(torch::ones({300}, torch::requires_grad()));
+    CountingCommunicator comm;
+    comm.polling = polling;
+    GradientReducer reducer(params, comm, 300 * 4 / 1e6);  // a bucket per parameter
+    ASSERT_EQ(reducer.bucketCount(), 6u);
+    auto loss = params[0].sum();
+    for (int k = 1; k < 6; ++k) loss = loss + params[k].sum();
+    loss.backward();
+    reducer.finish();
+    if (polling) {
+      EXPECT_GT(comm.polls, 0);
+    } else {
+      EXPECT_EQ(comm.polls, 0);
+    }
+    EXPECT_EQ(comm.deviceWaits, 6) << "finish() leaves the wait to the device (or to wait())";
+    EXPECT_EQ(comm.hostWaits, 0);
+  }
+}
 
 TEST(GradientReducer, ADestroyedReducerLeavesNoHookOnTheParameters) {
   std::vector<torch::Tensor> params;
@@ -109,7 +144,9 @@ TEST(GradientReducer, GradientsAreViewsOfTheBucketsWithTheParametersStrides) {
     EXPECT_TRUE(torch::equal(params[1].grad(), v));
     EXPECT_EQ(params[0].grad().strides(), params[0].strides());
     if (step == 1) first = params[0].grad().data_ptr();
-    if (step >= 1) EXPECT_EQ(params[0].grad().data_ptr(), first) << "step " << step;
+    if (step >= 1) {
+      EXPECT_EQ(params[0].grad().data_ptr(), first) << "step " << step;
+    }
   }
 }
 

@@ -10,6 +10,7 @@
 #include "distributed/MpiCommunicator.h"
 #include "distributed/MpiTestWorld.h"
 #include "model/Tsn.h"
+#include "train/RunSetup.h"
 
 namespace tsn {
 namespace {
@@ -40,6 +41,21 @@ TEST(DataParallel, DifferentlySeededRanksBecomeIdenticalAfterTheStartBroadcast) 
   for (const auto& b : model->buffers()) sum += b.to(torch::kFloat64).abs().sum();
   spread = comm.allGather(sum);
   for (int k = 1; k < comm.size(); ++k) EXPECT_TRUE(torch::equal(spread[k], spread[0]));
+}
+
+// After the broadcast (buildModel) each rank seeds its own stream: the ranks' dropout masks differ
+// (with one seed for all, every rank would drop the same units).
+TEST(DataParallel, AfterTheStartEachRankDrawsItsOwnDropoutMasks) {
+  MpiCommunicator comm(*gWorld, 60);
+  seedRankStreams(/*runSeed=*/0, comm.rank(), /*step=*/0);
+  torch::nn::Dropout dropout(0.5);
+  const auto mask = dropout(torch::ones({256})).ne(0).to(torch::kFloat32);
+  const auto masks = comm.allGather(mask);
+  for (int a = 0; a < comm.size(); ++a) {
+    for (int b = a + 1; b < comm.size(); ++b) {
+      EXPECT_FALSE(torch::equal(masks[a], masks[b])) << "ranks " << a << " and " << b;
+    }
+  }
 }
 
 TEST(DataParallel, NRanksWithBatchBMatchOneRankWithBatchNTimesB) {

@@ -133,8 +133,8 @@ TEST_F(DistributedCli, TheMpirunWrapperStartsTheRequestedRanksThroughTsnBind) {
   ASSERT_EQ(dry.exitCode, 0) << dry.output;
   for (const char* part :
        {"-np 16", "--map-by ppr:8:node --bind-to none", "TSN_BIND=core", "TSN_CPUS_PER_RANK=6",
-        "launcher/tsn_bind", "CUDA_DEVICE_ORDER=PCI_BUS_ID",
-        "NCCL_SOCKET_IFNAME=eth1", "btl_tcp_if_include eth1", "--config c.toml",
+        "launcher/tsn_bind", "CUDA_DEVICE_ORDER=PCI_BUS_ID", "NCCL_SOCKET_IFNAME=eth1",
+        "btl_tcp_if_include eth1", "--config c.toml",
         // Across nodes, launcher/multinode.mca's settings; a user's own value wins.
         "OMPI_MCA_coll_libnbc_iallreduce_algorithm=1", "OMPI_MCA_btl_tcp_sndbuf=1000"}) {
     EXPECT_THAT(dry.output, HasSubstr(part));
@@ -167,13 +167,25 @@ TEST_F(DistributedCli, AllReduceBenchmarkReportsBothWaysAsJson) {
   EXPECT_LE(j["communication_hidden_share"].get<double>(), 1);
 }
 
+/// The newest checkpoint of a work dir.
+Checkpoint newest(const std::filesystem::path& workDir);
+
+// And deterministic: with dropout (random masks drawn from the run's seed and the rank), two
+// debug runs end with bitwise the same weights.
 TEST_F(DistributedCli, DebugModeStopsAfterMaxStepsWithALinePerStep) {
-  const auto r = testing::run(testing::binary("tsn_dist") + " --config " + config().string() +
-                              " --debug --max-steps 3");
-  ASSERT_EQ(r.exitCode, 0) << r.output;
-  EXPECT_THAT(r.output, HasSubstr("step 3/"));
-  EXPECT_THAT(r.output, Not(HasSubstr("step 4/")));
-  EXPECT_THAT(r.output, HasSubstr("stopped after train.max_steps=3 steps"));
+  std::vector<Checkpoint> ends;
+  for (int run = 0; run < 2; ++run) {
+    const auto r = testing::run(testing::binary("tsn_dist") + " --config " + config().string() +
+                                " --debug --max-steps 3 --set model.dropout=0.5");
+    ASSERT_EQ(r.exitCode, 0) << r.output;
+    EXPECT_THAT(r.output, HasSubstr("step 3/"));
+    EXPECT_THAT(r.output, Not(HasSubstr("step 4/")));
+    EXPECT_THAT(r.output, HasSubstr("stopped after train.max_steps=3 steps"));
+    ends.push_back(newest(dir_->path() / "work"));
+  }
+  for (const auto& [name, t] : ends[0].model) {
+    EXPECT_TRUE(torch::equal(t, ends[1].model.at(name))) << name << " differs between debug runs";
+  }
 }
 
 TEST_F(DistributedCli, DebugModeNamesTheFirstNonFiniteValue) {
