@@ -191,8 +191,9 @@ std::optional<DecodedClip> ClipLoader::loadWithRetries(int64_t position, int64_t
 torch::Tensor ClipLoader::batchBuffer(const std::vector<int64_t>& shape) {
   // Page-locked batches come from LibTorch's caching host allocator, which reuses its blocks
   // only once the copies that read them are done: those are never recycled here.
+  const auto dtype = options_.uint8Clips ? torch::kUInt8 : torch::kFloat32;
   if (options_.pinMemory) {
-    return torch::empty(shape, torch::TensorOptions().dtype(torch::kFloat32).pinned_memory(true));
+    return torch::empty(shape, torch::TensorOptions().dtype(dtype).pinned_memory(true));
   }
   // A fresh 50 MB batch costs its page faults on first write (a quarter of the CPU of a loader
   // reading JPEG frames): reuse a buffer whose storage only this list still holds (the batch and
@@ -202,7 +203,7 @@ torch::Tensor ClipLoader::batchBuffer(const std::vector<int64_t>& shape) {
   for (auto& b : buffers_) {
     if (b.use_count() == 1 && b.storage().use_count() == 1) return b;
   }
-  auto fresh = torch::empty(shape, torch::kFloat32);
+  auto fresh = torch::empty(shape, dtype);
   if (static_cast<int64_t>(buffers_.size()) < options_.prefetch + options_.workers + 2) {
     buffers_.push_back(fresh);
   }
@@ -363,6 +364,9 @@ std::shared_ptr<ClipLoader> makeClipLoader(const Config& c, std::vector<VideoSam
   // Evaluation never stops for unreadable videos: it leaves them out and reports them.
   o.maxBadFraction = training ? c.data.maxBadFraction : 1.0;
   o.pinMemory = c.data.pinMemory && torch::cuda::is_available();
+  // The model is on the GPU whenever LibTorch sees one (pickDevice): training batches go there
+  // as pixels and are normalised there (TrainingStep).
+  o.uint8Clips = training && torch::cuda::is_available();
   o.sampleTimeoutS = c.data.decodeTimeoutS;
   return std::make_shared<ClipLoader>(std::move(dataset), o);
 }

@@ -46,11 +46,14 @@ struct LoaderOptions {
   int maxRetries = 10;          ///< replacements tried for a sample that fails to load
   double maxBadFraction = 1.0;  ///< abort the epoch when more samples than this fail
   bool pinMemory = false;       ///< batches in page-locked memory (needs a CUDA LibTorch)
-  double sampleTimeoutS = 0;    ///< reading one sample may take this long (0: no limit)
+  /// Clips as uint8 pixels (cropped, resized, flipped; not normalised): a quarter of the bytes
+  /// to copy to a GPU, normalised there (ClipNormalizer). Training batches for a GPU model.
+  bool uint8Clips = false;
+  double sampleTimeoutS = 0;  ///< reading one sample may take this long (0: no limit)
 };
 
 struct Batch {
-  torch::Tensor clips;             ///< [B, T, 3, S, S]
+  torch::Tensor clips;             ///< [B, T, 3, S, S]: float, or uint8 pixels (uint8Clips)
   torch::Tensor labels;            ///< [B] int64
   std::vector<int64_t> sampleIds;  ///< dataset index of each clip
 };

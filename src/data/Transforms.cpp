@@ -81,10 +81,11 @@ void writeClip(const std::vector<cv::Mat>& frames, const CropBox& box, bool flip
                const std::vector<double>& mean, const std::vector<double>& std, torch::Tensor out) {
   const StageClock::Scope timed(Stage::Transform);
   const auto count = static_cast<int64_t>(frames.size());
-  TSN_CHECK(out.scalar_type() == torch::kFloat32 && out.is_contiguous() &&
+  const bool pixels8 = out.scalar_type() == torch::kUInt8;
+  TSN_CHECK((pixels8 || out.scalar_type() == torch::kFloat32) && out.is_contiguous() &&
                 out.sizes() == torch::IntArrayRef({count, 3, target, target}),
-            "clip tensor {} is not a contiguous float [{}, 3, {}, {}]", fmt::join(out.sizes(), "x"),
-            count, target, target);
+            "clip tensor {} is not a contiguous float or uint8 [{}, 3, {}, {}]",
+            fmt::join(out.sizes(), "x"), count, target, target);
   TSN_CHECK(mean.size() == 3 && std.size() == 3, "mean and std need 3 values each");
   // (x / 255 - mean) / std as one multiply-add per value.
   double scale[3], shift[3];
@@ -96,7 +97,6 @@ void writeClip(const std::vector<cv::Mat>& frames, const CropBox& box, bool flip
   // 150 KB image per frame would cost its page faults each time.
   thread_local cv::Mat scratch;
   thread_local cv::Mat planes[3];
-  float* data = out.data_ptr<float>();
   const int64_t plane = static_cast<int64_t>(target) * target;
   for (int64_t t = 0; t < count; ++t) {
     const cv::Mat& frame = frames[t];
@@ -114,12 +114,43 @@ void writeClip(const std::vector<cv::Mat>& frames, const CropBox& box, bool flip
       cv::flip(pixels, scratch, 1);
       pixels = scratch;
     }
+    if (pixels8) {  // straight into the batch's planes
+      uint8_t* data = out.data_ptr<uint8_t>();
+      std::vector<cv::Mat> into;
+      for (int c = 0; c < 3; ++c)
+        into.emplace_back(target, target, CV_8U, data + (t * 3 + c) * plane);
+      cv::split(pixels, into);
+      continue;
+    }
     cv::split(pixels, planes);
+    float* data = out.data_ptr<float>();
     for (int c = 0; c < 3; ++c) {
       cv::Mat channel(target, target, CV_32F, data + (t * 3 + c) * plane);
       planes[c].convertTo(channel, CV_32F, scale[c], shift[c]);
     }
   }
+}
+
+ClipNormalizer::ClipNormalizer(const std::vector<double>& mean, const std::vector<double>& std,
+                               torch::Device device) {
+  TSN_CHECK(mean.size() == 3 && std.size() == 3, "mean and std need 3 values each");
+  // The same float factors as writeClip's (computed in double, rounded to float by OpenCV).
+  std::vector<float> scale(3), shift(3);
+  for (int c = 0; c < 3; ++c) {
+    scale[c] = static_cast<float>(1.0 / (255.0 * std[c]));
+    shift[c] = static_cast<float>(-mean[c] / std[c]);
+  }
+  scale_ = torch::tensor(scale).to(device);
+  shift_ = torch::tensor(shift).to(device);
+}
+
+torch::Tensor ClipNormalizer::operator()(const torch::Tensor& clips) const {
+  if (clips.scalar_type() != torch::kUInt8) return clips;
+  TSN_CHECK(clips.dim() >= 3 && clips.size(-3) == 3, "uint8 clips {} have no channel axis of 3",
+            fmt::join(clips.sizes(), "x"));
+  std::vector<int64_t> shape(static_cast<size_t>(clips.dim()), 1);
+  shape[static_cast<size_t>(clips.dim() - 3)] = 3;
+  return clips.to(torch::kFloat32).mul_(scale_.view(shape)).add_(shift_.view(shape));
 }
 
 torch::Tensor clipToTensor(const std::vector<cv::Mat>& frames, const CropBox& box, bool flip,

@@ -39,8 +39,25 @@ std::vector<std::pair<CropBox, bool>> testCrops(cv::Size frame, int target, int 
 /// horizontally, and normalises, into `out`: a contiguous float [T, 3, target, target] (a row of
 /// a batch, say). Frames are RGB CV_8UC3 of one size. One pass per step, all of them OpenCV's
 /// vectorised kernels: resize (bilinear), flip, split into planes, and a multiply-add per value.
+/// A uint8 `out` gets the pixels split into planes, not normalised: normalizeClips does that
+/// where the batch goes (a GPU: a quarter of the bytes to copy there).
 void writeClip(const std::vector<cv::Mat>& frames, const CropBox& box, bool flip, int target,
                const std::vector<double>& mean, const std::vector<double>& std, torch::Tensor out);
+
+/// Normalises uint8 clips ([..., 3, S, S], as writeClip leaves them) on `device` as writeClip
+/// would have: (x / 255 - mean) / std per channel, one multiply and one add in float (OpenCV's
+/// convertTo: the same values within a rounding). Float clips pass as they are. Its factors go
+/// to the device once, here.
+class ClipNormalizer {
+ public:
+  ClipNormalizer(const std::vector<double>& mean, const std::vector<double>& std,
+                 torch::Device device);
+  /// `clips` on the normaliser's device.
+  torch::Tensor operator()(const torch::Tensor& clips) const;
+
+ private:
+  torch::Tensor scale_, shift_;  ///< [3] float on the device
+};
 
 /// The same into a new tensor.
 torch::Tensor clipToTensor(const std::vector<cv::Mat>& frames, const CropBox& box, bool flip,

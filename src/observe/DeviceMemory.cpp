@@ -1,5 +1,7 @@
 #include "observe/DeviceMemory.h"
 
+#include <atomic>
+
 // The allocator's statistics exist only in CUDA builds of LibTorch.
 #if defined(TSN_WITH_CUDA) && __has_include(<c10/cuda/CUDACachingAllocator.h>)
 #include <c10/cuda/CUDACachingAllocator.h>
@@ -12,6 +14,14 @@
 #endif
 
 namespace tsn {
+
+namespace {
+std::atomic<int64_t> waits{0};
+}  // namespace
+
+int64_t hostWaits() {
+  return waits.load();
+}
 
 std::optional<double> peakDeviceMemoryMb(const torch::Device& device) {
 #ifdef TSN_CUDA_ALLOCATOR_STATS
@@ -26,6 +36,7 @@ std::optional<double> peakDeviceMemoryMb(const torch::Device& device) {
 }
 
 void waitForDevice(const torch::Device& device) {
+  ++waits;
 #ifdef TSN_CUDA_STREAMS
   if (device.is_cuda()) c10::cuda::getCurrentCUDAStream(device.index()).synchronize();
 #else

@@ -26,8 +26,8 @@ class StepRecorder : public TrainingObserver {
                 double loss) const;
 
   /// Every step the trainer takes (add it with Trainer::addObserver after saveInitial).
-  void stepTaken(int64_t step, const Batch& batch, double lr, double loss) override {
-    saveStep(step, batch.clips, batch.labels, lr, loss);
+  void stepTaken(int64_t step, const Batch& batch, double lr, const torch::Tensor& loss) override {
+    saveStep(step, batch.clips, batch.labels, lr, loss.item<double>());
   }
 
  private:

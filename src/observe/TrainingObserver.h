@@ -36,6 +36,8 @@ struct WindowStats {
   PhaseTimes times;         ///< this rank's seconds per phase
   double wallS = 0;         ///< the window's wall time on this rank
   int64_t steps = 0;        ///< steps in the window
+  int64_t hostWaits = 0;    ///< times the host waited for the device in the window (hostWaits())
+  int64_t h2dBytes = 0;     ///< bytes copied from the host to the device in the window
 };
 
 struct CheckpointEvent {
@@ -59,8 +61,8 @@ class TrainingObserver {
   /// Before the first step; every rank.
   virtual void runStarted(const RunDescription& run) {}
   /// After each step, on every rank: the global step (1-based), the batch, its LR and this
-  /// rank's mean loss.
-  virtual void stepTaken(int64_t step, const Batch& batch, double lr, double loss) {}
+  /// rank's mean loss (a scalar on the device: reading it makes the host wait for the device).
+  virtual void stepTaken(int64_t step, const Batch& batch, double lr, const torch::Tensor& loss) {}
   /// A log window ended; every rank calls it together (an observer may gather over ranks).
   virtual void windowEnded(const WindowStats& window) {}
   /// A training epoch ended with this rank's loader figures; every rank, together.

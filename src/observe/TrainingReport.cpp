@@ -80,6 +80,10 @@ void TrainingReport::windowEnded(const WindowStats& w) {
                            {"eta_epoch_s", etaEpoch},
                            {"eta_run_s", etaRun}};
   all.addTo(record);
+  // What a GPU is kept waiting by: the host's waits for it, and the input bytes copied to it.
+  const double steps = static_cast<double>(std::max<int64_t>(w.steps, 1));
+  record["host_waits_per_step"] = static_cast<double>(w.hostWaits) / steps;
+  record["h2d_bytes_per_step"] = static_cast<double>(w.h2dBytes) / steps;
   if (memoryMb) record["gpu_memory_peak_mb"] = *memoryMb;
   metricLog_.write(record);
 }

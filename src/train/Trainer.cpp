@@ -6,6 +6,7 @@
 #include "common/Logging.h"
 #include "common/Stopwatch.h"
 #include "distributed/ModelSync.h"
+#include "observe/DeviceMemory.h"
 #include "train/RunSetup.h"
 
 namespace tsn {
@@ -56,6 +57,7 @@ Trainer::Trainer(const Config& config, Tsn model, ClipLoader& trainLoader, ClipL
       comm_(comm),
       device_(device),
       trainingStep_(config, model_, comm, device),
+      clock_(device),
       lrScale_(config.train.lrReferenceBatch > 0
                    ? static_cast<double>(config.train.batchSize * comm.size()) /
                          static_cast<double>(config.train.lrReferenceBatch)
@@ -165,6 +167,7 @@ Checkpoint Trainer::snapshot(int64_t epoch, int64_t iter) {
 void Trainer::saveCheckpoint(int64_t epoch, int64_t iter, bool validationPending) {
   if (step_ == lastSavedStep_ && !pendingBest_ && !validationPending) return;
   Stopwatch time;
+  comm_.settle();  // what the device still waits for, with its deadline, before reading it back
   Checkpoint c = snapshot(epoch, iter);  // collective
   if (validationPending) c.metrics["validation_pending"] = true;
   if (comm_.rank() == 0) {
@@ -264,7 +267,7 @@ TrainResult Trainer::run() {
 Trainer::EpochEnd Trainer::trainEpoch(int64_t epoch, int64_t firstBatch) {
   model_->train();
   trainLoader_.startEpoch(epoch, firstBatch);
-  Window window;
+  Window window = startWindow();
   const int64_t steps = trainLoader_.batchesPerEpoch();
   for (int64_t i = firstBatch; i < steps; ++i) {
     if (config_.train.maxSteps > 0 && step_ >= config_.train.maxSteps) {
@@ -287,10 +290,9 @@ Trainer::EpochEnd Trainer::trainEpoch(int64_t epoch, int64_t firstBatch) {
     const double lr = schedule_.at(step_);
     trainStep(*batch, lr, window);
     if ((i + 1) % config_.train.logInterval == 0 || i + 1 == steps) {
-      const WindowStats stats{
-          epoch, i + 1, step_, lr, window.meter, window.times, window.time.seconds(), window.steps};
+      const WindowStats stats = endWindow(window, epoch, i + 1, lr);
       notify([&](TrainingObserver& o) { o.windowEnded(stats); });  // collective
-      window = Window{};
+      window = startWindow();
     }
     const int64_t every = config_.checkpoint.intervalIters;
     if (every > 0 && step_ % every == 0 && i + 1 < steps) {
@@ -306,7 +308,7 @@ Trainer::EpochEnd Trainer::trainEpoch(int64_t epoch, int64_t firstBatch) {
 }
 
 void Trainer::trainStep(const Batch& batch, double lr, Window& window) {
-  const auto outcome = trainingStep_.run(batch.clips, batch.labels, lr, step_ + 1, &window.times);
+  const auto outcome = trainingStep_.run(batch.clips, batch.labels, lr, step_ + 1, &clock_);
   ++window.steps;
   if (!outcome.applied) {
     ++skippedSteps_;
@@ -315,9 +317,36 @@ void Trainer::trainStep(const Batch& batch, double lr, Window& window) {
         trainingStep_.scaler().scale());
   }
   ++step_;
-  const double loss = outcome.loss.item<double>();
-  window.meter.add(outcome.scores, batch.labels, loss);
-  notify([&](TrainingObserver& o) { o.stepTaken(step_, batch, lr, loss); });
+  // Loss and accuracy stay on the device until the window ends: nothing here waits for it.
+  window.meter.add(outcome.scores, outcome.labels, outcome.loss);
+  notify([&](TrainingObserver& o) { o.stepTaken(step_, batch, lr, outcome.loss); });
+}
+
+Trainer::Window Trainer::startWindow() const {
+  Window w;
+  w.hostWaitsAtStart = hostWaits();
+  w.h2dBytesAtStart = trainingStep_.hostToDeviceBytes();
+  return w;
+}
+
+WindowStats Trainer::endWindow(Window& window, int64_t epoch, int64_t batchesDone, double lr) {
+  window.meter.startRead();
+  // The collectives the device was left to wait for (GradientReducer) keep their deadline here;
+  // then the one wait for the device, after which the events and the copied sums are valid.
+  comm_.settle();
+  clock_.collect(window.times);
+  WindowStats stats;
+  stats.epoch = epoch;
+  stats.batchesDone = batchesDone;
+  stats.step = step_;
+  stats.lr = lr;
+  stats.meter = window.meter.result();
+  stats.times = window.times;
+  stats.wallS = window.time.seconds();
+  stats.steps = window.steps;
+  stats.hostWaits = hostWaits() - window.hostWaitsAtStart;
+  stats.h2dBytes = trainingStep_.hostToDeviceBytes() - window.h2dBytesAtStart;
+  return stats;
 }
 
 bool Trainer::validate(int64_t epoch) {

@@ -26,6 +26,7 @@
 #include "evaluate/Evaluator.h"
 #include "evaluate/Metrics.h"
 #include "model/Tsn.h"
+#include "observe/PhaseClock.h"
 #include "observe/StepTimes.h"
 #include "observe/TrainingObserver.h"
 #include "observe/TrainingReport.h"
@@ -72,11 +73,16 @@ class Trainer {
   enum class EpochEnd { Finished, MaxSteps, StopRequested };
   /// What a training log line summarises: the steps since the last one.
   struct Window {
-    AccuracyMeter meter;
+    DeviceAccuracy meter;  ///< loss and accuracy, summed where the scores are
     Stopwatch time;
     int64_t steps = 0;
     PhaseTimes times;  ///< this rank's seconds per phase
+    int64_t hostWaitsAtStart = 0, h2dBytesAtStart = 0;
   };
+  /// A window that starts now.
+  Window startWindow() const;
+  /// The window's figures, read with the one wait for the device a window makes.
+  WindowStats endWindow(Window& window, int64_t epoch, int64_t batchesDone, double lr);
   EpochEnd trainEpoch(int64_t epoch, int64_t firstBatch);
   /// One step on `batch`: the update, counting skipped fp16 steps, the window's metrics; tells
   /// the observers.
@@ -103,6 +109,7 @@ class Trainer {
   Communicator& comm_;
   torch::Device device_;
   TrainingStep trainingStep_;
+  PhaseClock clock_;
   double lrScale_ = 1;
   LrSchedule schedule_;
   TrainingReport report_;

@@ -3,8 +3,14 @@
 #include <cmath>
 
 #include "common/Error.h"
-#include "common/Stopwatch.h"
-#include "observe/DeviceMemory.h"
+
+#if defined(TSN_WITH_CUDA) && __has_include(<ATen/cuda/CUDAEvent.h>)
+#include <ATen/cuda/CUDAEvent.h>
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#define TSN_CUDA_UPLOAD 1
+#endif
 
 namespace tsn {
 namespace {
@@ -25,7 +31,8 @@ TrainingStep::TrainingStep(const Config& config, Tsn model, Communicator& comm,
       model_(std::move(model)),
       device_(device),
       optimizer_(trainableByName(model_), config.train.momentum, config.train.weightDecay),
-      scaler_(config.train.precision == Precision::Fp16) {
+      scaler_(config.train.precision == Precision::Fp16),
+      normalize_(config.data.mean, config.data.std, device) {
   checkPrecision(config.train.precision, device);
   if (config.train.channelsLast) model_->useChannelsLast();
   for (const auto& [name, p] : optimizer_.parameters()) trainable_.push_back(p);
@@ -35,40 +42,79 @@ TrainingStep::TrainingStep(const Config& config, Tsn model, Communicator& comm,
   }
 }
 
+torch::Tensor TrainingStep::toDevice(const torch::Tensor& t) {
+  if (t.device() == device_) return t;
+  h2dBytes_ += t.numel() * static_cast<int64_t>(t.element_size());
+#ifdef TSN_CUDA_UPLOAD
+  if (device_.is_cuda() && t.is_pinned()) {
+    // Allocated and copied on the upload stream: the copy does not queue behind the step's
+    // kernels, so it overlaps the previous step. The step's stream waits for it (on the GPU),
+    // and the allocator keeps the memory until the step's stream is done with it. The pinned
+    // source stays valid until the copy ends (the host allocator records it on that stream).
+    const auto index = device_.index();
+    const auto current = c10::cuda::getCurrentCUDAStream(index);
+    const auto upload = c10::cuda::getStreamFromPool(/*isHighPriority=*/false, index);
+    torch::Tensor out;
+    {
+      const c10::cuda::CUDAStreamGuard onUpload(upload);
+      out = t.to(device_, /*non_blocking=*/true);
+    }
+    at::cuda::CUDAEvent copied;
+    copied.record(upload);
+    copied.block(current);
+    c10::cuda::CUDACachingAllocator::recordStream(out.storage().data_ptr(), current);
+    return out;
+  }
+#endif
+  return t.to(device_, /*non_blocking=*/device_.is_cuda());
+}
+
 TrainingStep::Outcome TrainingStep::run(const torch::Tensor& clips, const torch::Tensor& labels,
-                                        double lr, int64_t step, PhaseTimes* times) {
-  Stopwatch phase;
-  const auto lap = [&](Phase p) {
-    if (times == nullptr) return;
-    waitForDevice(device_);
-    (*times)[p] += phase.seconds();
-    phase.reset();
+                                        double lr, int64_t step, PhaseClock* clock) {
+  const auto mark = [&](Phase p) {
+    if (clock != nullptr) clock->mark(p);
   };
-  // Pinned host batches (data.pin_memory) copy without blocking this thread.
-  const bool nonBlocking = device_.is_cuda();
-  const auto target = labels.to(device_, nonBlocking);
+  if (clock != nullptr) clock->start();
+  const auto target = toDevice(labels);
+  const auto input = normalize_(toDevice(clips));
   Outcome out;
   {
     AutocastScope autocast(device_, config_.precision);
-    out.scores = model_->forward(clips.to(device_, nonBlocking));
+    out.scores = model_->forward(input);
   }
   out.scores = out.scores.to(torch::kFloat32);  // the loss in fp32, on CPU and GPU alike
   out.loss = torch::cross_entropy_loss(out.scores, target);
+  out.labels = target;
   optimizer_.zeroGrad();
   scaler_.scaleLoss(out.loss).backward();
-  lap(Phase::ForwardBackward);
+  mark(Phase::ForwardBackward);
   if (reducer_) reducer_->finish();
-  lap(Phase::ReduceWait);
+  mark(Phase::ReduceWait);
   out.applied = scaler_.unscaleAndUpdate(trainable_);
   if (out.applied) {
     if (config_.checkFinite) checkFinite(out.loss, step);
-    if (config_.clipGradNorm > 0) {
-      torch::nn::utils::clip_grad_norm_(trainable_, config_.clipGradNorm);
-    }
+    if (config_.clipGradNorm > 0) clipGradNorm(trainable_, config_.clipGradNorm);
     optimizer_.step(lr);
   }
-  lap(Phase::Optimizer);
+  mark(Phase::Optimizer);
   return out;
+}
+
+torch::Tensor clipGradNorm(const std::vector<torch::Tensor>& parameters, double maxNorm) {
+  torch::NoGradGuard noGrad;
+  std::vector<torch::Tensor> grads;
+  for (const auto& p : parameters) {
+    if (p.grad().defined()) grads.push_back(p.grad());
+  }
+  if (grads.empty()) return torch::zeros({});
+  std::vector<torch::Tensor> norms;
+  norms.reserve(grads.size());
+  for (const auto& g : grads) norms.push_back(g.norm(2.0).to(torch::kFloat32));
+  const auto total = torch::stack(norms).norm(2.0);
+  // As PyTorch: scale by max_norm / (total + 1e-6), clamped at 1 (never scaled up).
+  const auto coef = torch::clamp_max(maxNorm / (total + 1e-6), 1.0);
+  for (auto& g : grads) g.mul_(coef.to(g.dtype()));
+  return total;
 }
 
 void TrainingStep::checkFinite(const torch::Tensor& loss, int64_t step) const {

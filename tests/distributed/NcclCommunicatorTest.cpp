@@ -8,6 +8,7 @@
 
 #include "common/Error.h"
 #include "distributed/GradientReducer.h"
+#include "distributed/MpiCommunicator.h"
 #include "distributed/MpiTestWorld.h"
 #include "distributed/NcclCommunicator.h"
 
@@ -86,7 +87,28 @@ TEST_F(Nccl, TheReducerAveragesGradientsOfCudaParameters) {
   }
 }
 
-// Last: aborts the communicator. Rank 1 stalls past the deadline.
+// The set-up is bounded too: rank 1 takes part in the unique id's broadcast (as the constructor
+// does, over MPI) but never joins NCCL; rank 0's constructor throws within the deadline, naming
+// it, instead of waiting in ncclCommInitRank for ever.
+TEST_F(Nccl, ARankThatNeverJoinsTheSetUpIsNamed) {
+  if (gWorld->size() < 2) GTEST_SKIP() << "needs a second rank to stay away";
+  MpiCommunicator after(*gWorld, 60.0);
+  if (gWorld->rank() != 1) {
+    EXPECT_THAT([&] { NcclCommunicator joining(*gWorld, 2.0); },
+                ::testing::ThrowsMessage<Error>(
+                    AllOf(HasSubstr("NCCL communicator set-up"), HasSubstr("did not complete"),
+                          HasSubstr("rank 1 (" + gWorld->hosts()[1] + ") did not arrive"))));
+  } else {
+    MpiCommunicator idOnly(*gWorld, 60.0);  // the constructor's own MPI communicator
+    auto id = torch::zeros({128}, torch::kUInt8);
+    idOnly.broadcast(id, 0);
+    std::this_thread::sleep_for(std::chrono::seconds(6));
+  }
+  after.barrier();
+}
+
+// Last: aborts the communicator. Rank 1 stalls past the deadline, then destroys its own, which
+// must not wait for ever for rank 0's (aborted) one either.
 TEST_F(Nccl, AStalledRankTripsTheTimeoutAbortsAndIsNamed) {
   if (gWorld->size() < 2) GTEST_SKIP() << "needs a second rank to stall";
   NcclCommunicator comm(*gWorld, 60.0);

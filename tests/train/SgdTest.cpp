@@ -4,11 +4,34 @@
 
 #include "common/Error.h"
 #include "train/Sgd.h"
+#include "train/TrainingStep.h"
 
 namespace tsn {
 namespace {
 
 using ::testing::HasSubstr;
+
+// The clipping the step does on the device (no norm read back) is LibTorch's, bitwise: large
+// gradients scaled down to the norm, small ones left alone.
+TEST(ClipGradNorm, ScalesAsLibTorchDoesWithoutReadingTheNormBack) {
+  for (const double maxNorm : {0.5, 1e6}) {
+    torch::manual_seed(1);
+    std::vector<torch::Tensor> ours, theirs;
+    for (const int64_t n : {7, 300, 1}) {
+      const auto g = torch::randn({n}) * 3;
+      ours.push_back(torch::zeros({n}, torch::requires_grad()));
+      theirs.push_back(torch::zeros({n}, torch::requires_grad()));
+      ours.back().mutable_grad() = g.clone();
+      theirs.back().mutable_grad() = g.clone();
+    }
+    const auto norm = clipGradNorm(ours, maxNorm);
+    const double expected = torch::nn::utils::clip_grad_norm_(theirs, maxNorm);
+    EXPECT_DOUBLE_EQ(norm.item<double>(), expected);
+    for (size_t k = 0; k < ours.size(); ++k) {
+      EXPECT_TRUE(torch::equal(ours[k].grad(), theirs[k].grad())) << k << " at " << maxNorm;
+    }
+  }
+}
 
 TEST(Sgd, MatchesTorchSgdAndRestoresItsMomentum) {
   torch::manual_seed(0);

@@ -16,6 +16,7 @@
 #include "distributed/MpiWorld.h"
 #include "model/Tsn.h"
 #include "observe/DeviceMemory.h"
+#include "observe/PhaseClock.h"
 #include "observe/StepTimes.h"
 #include "train/TrainingStep.h"
 
@@ -68,13 +69,18 @@ int runTrainBench(const TrainBenchOptions& o, int* argc, char*** argv) {
   Stopwatch clock;
   torch::Tensor loss;
   int skipped = 0;
+  PhaseClock phases(device);
   PhaseTimes times;
+  const int64_t waitsBefore = hostWaits();
   for (int i = 0; i < o.iters; ++i) {
-    const auto outcome = step.run(clips, labels, c.train.lr, ++n, &times);
+    const auto outcome = step.run(clips, labels, c.train.lr, ++n, &phases);
     loss = outcome.loss;
     skipped += outcome.applied ? 0 : 1;
   }
-  const double lastLoss = loss.item<double>();  // waits for the device
+  comm->settle();
+  phases.collect(times);  // waits for the device
+  const double hostWaitsPerStep = static_cast<double>(hostWaits() - waitsBefore) / o.iters;
+  const double lastLoss = loss.item<double>();
   comm->barrier();
   const double seconds = clock.seconds();
   // The limit in the same run: the step's gradients in one all-reduce with nothing else to do.
@@ -100,7 +106,8 @@ int runTrainBench(const TrainBenchOptions& o, int* argc, char*** argv) {
                            {"last_loss", lastLoss},
                            {"forward_backward_s", times[Phase::ForwardBackward] / o.iters},
                            {"reduce_wait_s", wait},
-                           {"optimizer_s", times[Phase::Optimizer] / o.iters}};
+                           {"optimizer_s", times[Phase::Optimizer] / o.iters},
+                           {"host_waits_per_step", hostWaitsPerStep}};
   if (const auto* reducer = step.reducer()) {
     report["buckets"] = reducer->bucketCount();
     report["first_bucket_mb"] = c.dist.firstBucketMb;
