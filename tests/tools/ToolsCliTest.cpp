@@ -200,6 +200,20 @@ TEST_F(ToolsCli, BenchTrainAndItsPyTorchTwinReportTheSameSetup) {
     const double loss = (*j)["last_loss"].get<double>();
     EXPECT_TRUE(std::isfinite(loss) && loss < std::log(5.0)) << j->dump();
   }
+  // The host waited for the device once in the timed steps (after the last).
+  EXPECT_DOUBLE_EQ(a["host_waits_per_step"].get<double>(), 1.0 / a["iters"].get<double>());
+
+  // Time-boxed (what the GPU check runs): steps until the time is up, however many that is.
+  std::string boxed = args.substr(0, args.find(" --iters")) + " --seconds 1.5 --warmup 1";
+  for (const std::string& command : {testing::binary("tsn_bench") + " train" + boxed,
+                                     "/usr/bin/python3 " + std::string(TSN_SOURCE_DIR) +
+                                         "/tools/bench/bench_pytorch_tsn.py" + boxed}) {
+    const auto r = testing::run(command);
+    ASSERT_EQ(r.exitCode, 0) << r.output;
+    const auto j = nlohmann::json::parse(r.output.substr(r.output.find('{')));
+    EXPECT_GE(j["iters"].get<int>(), 1) << command;
+    EXPECT_GE(j["iters"].get<double>() * j["seconds_per_step"].get<double>(), 1.5) << command;
+  }
 }
 
 // ImageNet weights as torchvision saves them -> tools/weights/convert_weights.py ->

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
 #include <limits>
 
 #include "checkpoint/Checkpoint.h"
@@ -84,6 +85,8 @@ TEST_F(CudaTraining, LoaderPinsBatchesForNonBlockingCopies) {
   ASSERT_TRUE(batch.has_value());
   EXPECT_TRUE(batch->clips.is_pinned());
   EXPECT_TRUE(batch->labels.is_pinned());
+  // Training batches go to the GPU as pixels, a quarter of float32's bytes.
+  EXPECT_EQ(batch->clips.scalar_type(), torch::kUInt8);
 }
 
 /// The same short run in each precision on the GPU learns far above chance (0.25); fp16 with
@@ -104,6 +107,16 @@ TEST_P(CudaPrecision, ShortRunLearns) {
   EXPECT_LT(result.skippedSteps, result.steps / 4) << "loss scaling skipped most steps";
   EXPECT_EQ(result.lastValidation.clips, 16);
   EXPECT_GE(result.lastValidation.top1, 0.75);
+  // The host waits for the GPU once per log window (3 steps), fp16's overflow check aside, and
+  // copies uint8 clips plus int64 labels to it.
+  std::ifstream in(dir.path() / "work" / "metrics.jsonl");
+  const double clipBytes = 8.0 * c.model.segNum * 3 * c.data.targetSize * c.data.targetSize;
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line);
+    if (j["mode"] != "train") continue;
+    if (GetParam() != "fp16") EXPECT_DOUBLE_EQ(j["host_waits_per_step"].get<double>(), 1.0 / 3);
+    EXPECT_DOUBLE_EQ(j["h2d_bytes_per_step"].get<double>(), clipBytes + 8 * 8) << line;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Gpu, CudaPrecision,

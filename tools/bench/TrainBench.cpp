@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "bench/Bench.h"
+#include "common/Error.h"
 #include "common/Main.h"
 #include "common/Stopwatch.h"
 #include "config/Config.h"
@@ -28,6 +29,7 @@ struct TrainBenchOptions {
   std::vector<std::string> overrides;
   int iters = 20;
   int warmup = 5;
+  double seconds = 0;  ///< > 0: timed steps until this long has passed, instead of iters
 };
 
 /// One all-reduce of all of the step's gradients at once, nothing else running: seconds per call.
@@ -51,6 +53,11 @@ int runTrainBench(const TrainBenchOptions& o, int* argc, char*** argv) {
   std::unique_ptr<MpiWorld> world;
   if (launchedByMpi()) world = std::make_unique<MpiWorld>(argc, argv);
   const auto comm = makeCommunicator(c.dist, world.get());
+  if (o.seconds > 0 && comm->size() > 1) {
+    throw ConfigError(
+        "tsn_bench train: --seconds runs one rank (ranks would take different "
+        "numbers of steps); use --iters");
+  }
   const torch::Device device = pickDevice(*comm);
   at::globalContext().setBenchmarkCuDNN(c.train.cudnnBenchmark);
   torch::manual_seed(0);
@@ -72,20 +79,24 @@ int runTrainBench(const TrainBenchOptions& o, int* argc, char*** argv) {
   PhaseClock phases(device);
   PhaseTimes times;
   const int64_t waitsBefore = hostWaits();
-  for (int i = 0; i < o.iters; ++i) {
+  int iters = 0;
+  // Time-boxed: the host queues steps until the time is up (it runs at most the launch queue
+  // ahead of the device; the wait below is in the time).
+  while (o.seconds > 0 ? iters == 0 || clock.seconds() < o.seconds : iters < o.iters) {
     const auto outcome = step.run(clips, labels, c.train.lr, ++n, &phases);
     loss = outcome.loss;
     skipped += outcome.applied ? 0 : 1;
+    ++iters;
   }
   comm->settle();
   phases.collect(times);  // waits for the device
-  const double hostWaitsPerStep = static_cast<double>(hostWaits() - waitsBefore) / o.iters;
+  const double hostWaitsPerStep = static_cast<double>(hostWaits() - waitsBefore) / iters;
   const double lastLoss = loss.item<double>();
   comm->barrier();
   const double seconds = clock.seconds();
   // The limit in the same run: the step's gradients in one all-reduce with nothing else to do.
   const double exchange = comm->size() > 1 ? exchangeAloneSeconds(step, *comm, device) : 0;
-  const double wait = times[Phase::ReduceWait] / o.iters;
+  const double wait = times[Phase::ReduceWait] / iters;
   if (comm->rank() != 0) return kExitOk;
   nlohmann::json report = {{"benchmark", "train"},
                            {"implementation", "tsn-dist (LibTorch " TORCH_VERSION ")"},
@@ -99,14 +110,14 @@ int runTrainBench(const TrainBenchOptions& o, int* argc, char*** argv) {
                            {"size", c.data.targetSize},
                            {"precision", toString(c.train.precision)},
                            {"channels_last", c.train.channelsLast},
-                           {"iters", o.iters},
+                           {"iters", iters},
                            {"skipped_steps", skipped},
-                           {"seconds_per_step", seconds / o.iters},
-                           {"clips_per_s", c.train.batchSize * comm->size() * o.iters / seconds},
+                           {"seconds_per_step", seconds / iters},
+                           {"clips_per_s", c.train.batchSize * comm->size() * iters / seconds},
                            {"last_loss", lastLoss},
-                           {"forward_backward_s", times[Phase::ForwardBackward] / o.iters},
+                           {"forward_backward_s", times[Phase::ForwardBackward] / iters},
                            {"reduce_wait_s", wait},
-                           {"optimizer_s", times[Phase::Optimizer] / o.iters},
+                           {"optimizer_s", times[Phase::Optimizer] / iters},
                            {"host_waits_per_step", hostWaitsPerStep}};
   if (const auto* reducer = step.reducer()) {
     report["buckets"] = reducer->bucketCount();
@@ -134,6 +145,9 @@ bench::Benchmark bench::addTrain(CLI::App& app) {
   train->add_option("--set", o->overrides, "override a key: section.key=value (repeatable)");
   train->add_option("--iters", o->iters, "timed steps")->capture_default_str();
   train->add_option("--warmup", o->warmup, "untimed steps first")->capture_default_str();
+  train->add_option("--seconds", o->seconds,
+                    "time-boxed: timed steps until this many seconds have passed (at least one; "
+                    "one rank), instead of --iters");
   return {train, [o](int* argc, char*** argv) { return runTrainBench(*o, argc, argv); }};
 }
 

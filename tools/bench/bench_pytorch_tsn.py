@@ -48,6 +48,9 @@ def main():
     parser.add_argument("--set", action="append", default=[], dest="overrides")
     parser.add_argument("--iters", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=0,
+                        help="time-boxed: timed steps until this many seconds have passed "
+                        "(at least one; one process only) instead of --iters")
     parser.add_argument("--bucket-mb", type=float, default=25.0)
     args = parser.parse_args()
     world = int(os.environ.get("OMPI_COMM_WORLD_SIZE", "1"))
@@ -113,11 +116,17 @@ def main():
         scaler.update()
         return loss
 
+    if args.seconds > 0 and world > 1:
+        sys.exit("bench_pytorch_tsn: --seconds runs one process (ranks would take different "
+                 "numbers of steps)")
     for _ in range(args.warmup):
         step().item()
     start = time.perf_counter()
-    for _ in range(args.iters):
+    iters = 0
+    while (iters < args.iters if args.seconds <= 0
+           else iters == 0 or time.perf_counter() - start < args.seconds):
         loss = step()
+        iters += 1
     last_loss = loss.item()  # waits for the device
     if world > 1:
         torch.distributed.barrier()
@@ -137,9 +146,9 @@ def main():
         "size": size,
         "precision": precision,
         "channels_last": channels_last,
-        "iters": args.iters,
-        "seconds_per_step": seconds / args.iters,
-        "clips_per_s": batch * world * args.iters / seconds,
+        "iters": iters,
+        "seconds_per_step": seconds / iters,
+        "clips_per_s": batch * world * iters / seconds,
         "last_loss": last_loss,
     }, indent=2, sort_keys=True))
 
