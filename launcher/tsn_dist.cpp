@@ -9,6 +9,7 @@
 #include "common/Error.h"
 #include "common/Main.h"
 #include "config/Config.h"
+#include "config/ConfigSchema.h"
 #include "data/ClipLoader.h"
 #include "launcher/Job.h"
 #include "model/Precision.h"
@@ -96,6 +97,14 @@ int train(Options& o, int* argc, char*** argv, tsn::Job& job) {
 int main(int argc, char** argv) {
   CLI::App app{"Train a Temporal Segment Network"};
   app.set_version_flag("--version", [] { return tsn::describeBuild("tsn_dist"); });
+  app.add_flag_callback(
+      "--config-reference",
+      [] {
+        std::cout << tsn::config::configReference();
+        throw CLI::Success();
+      },
+      "print every config key (type, default, allowed values, what it does) as a Markdown "
+      "table, the one in docs/config.md, and exit");
   Options options;
   options.addTo(app);
   CLI11_PARSE(app, argc, argv);

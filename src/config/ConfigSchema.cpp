@@ -1,5 +1,7 @@
 #include "config/ConfigSchema.h"
 
+#include "config/SchemaFields.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -14,308 +16,179 @@ namespace tsn::config {
   throw ConfigError(fmt::format("{}: {}: {}", where, key, what));
 }
 
-namespace {
-
-std::string describe(const toml::node& node) {
-  std::ostringstream os;
-  switch (node.type()) {
-    case toml::node_type::string:
-      os << "string \"" << node.as_string()->get() << '"';
-      break;
-    case toml::node_type::integer:
-      os << "integer " << node.as_integer()->get();
-      break;
-    case toml::node_type::floating_point:
-      os << "float " << node.as_floating_point()->get();
-      break;
-    case toml::node_type::boolean:
-      os << "boolean " << (node.as_boolean()->get() ? "true" : "false");
-      break;
-    case toml::node_type::array:
-      os << "an array";
-      break;
-    case toml::node_type::table:
-      os << "a table";
-      break;
-    default:
-      os << "a date/time";
-      break;
-  }
-  return os.str();
-}
-
-// ---- conversion from TOML nodes to field types -------------------------------------------
-
-template <class T>
-T convert(const toml::node& node, const Context& ctx);
-
-template <>
-int64_t convert<int64_t>(const toml::node& node, const Context& ctx) {
-  if (!node.is_integer()) ctx.fail("expected an integer, got " + describe(node));
-  return node.as_integer()->get();
-}
-
-template <>
-double convert<double>(const toml::node& node, const Context& ctx) {
-  if (node.is_integer()) return static_cast<double>(node.as_integer()->get());
-  if (!node.is_floating_point()) ctx.fail("expected a number, got " + describe(node));
-  return node.as_floating_point()->get();
-}
-
-template <>
-bool convert<bool>(const toml::node& node, const Context& ctx) {
-  if (!node.is_boolean()) ctx.fail("expected true or false, got " + describe(node));
-  return node.as_boolean()->get();
-}
-
-template <>
-std::string convert<std::string>(const toml::node& node, const Context& ctx) {
-  if (!node.is_string()) ctx.fail("expected a string, got " + describe(node));
-  return node.as_string()->get();
-}
-
-template <class Element>
-std::vector<Element> convertArray(const toml::node& node, const Context& ctx) {
-  if (!node.is_array()) ctx.fail("expected an array, got " + describe(node));
-  std::vector<Element> values;
-  for (const auto& element : *node.as_array()) values.push_back(convert<Element>(element, ctx));
-  return values;
-}
-
-template <>
-std::vector<double> convert<std::vector<double>>(const toml::node& node, const Context& ctx) {
-  return convertArray<double>(node, ctx);
-}
-
-template <>
-std::vector<int64_t> convert<std::vector<int64_t>>(const toml::node& node, const Context& ctx) {
-  return convertArray<int64_t>(node, ctx);
-}
-
-template <>
-std::vector<std::string> convert<std::vector<std::string>>(const toml::node& node,
-                                                           const Context& ctx) {
-  return convertArray<std::string>(node, ctx);
-}
-
-// ---- conversion back to TOML -------------------------------------------------------------
-
-template <class T>
-void insert(toml::table& table, const std::string& key, const T& value) {
-  table.insert_or_assign(key, value);
-}
-
-template <class T>
-void insert(toml::table& table, const std::string& key, const std::vector<T>& values) {
-  toml::array array;
-  for (const auto& v : values) array.push_back(v);
-  table.insert_or_assign(key, std::move(array));
-}
-
-// ---- checks: return "" when the value is fine, else what was expected --------------------
-
-template <class T>
-using Check = std::function<std::string(const T&)>;
-
-template <class T>
-Check<T> atLeast(T low) {
-  return [low](const T& v) { return v >= low ? "" : fmt::format("must be >= {}, got {}", low, v); };
-}
-
-Check<double> positive() {
-  return [](const double& v) { return v > 0 ? "" : fmt::format("must be > 0, got {}", v); };
-}
-
-Check<double> inRange(double low, double high, bool highOpen) {
-  return [=](const double& v) {
-    const bool ok = v >= low && (highOpen ? v < high : v <= high);
-    return ok ? ""
-              : fmt::format("must be in [{}, {}{}, got {}", low, high, highOpen ? ")" : "]", v);
-  };
-}
-
-Check<std::string> oneOf(std::vector<std::string> choices) {
-  return [choices](const std::string& v) {
-    if (std::find(choices.begin(), choices.end(), v) != choices.end()) return std::string();
-    const std::string near = closestMatch(v, choices);
-    return fmt::format("must be one of {}, got \"{}\"{}", fmt::join(choices, " | "), v,
-                       near.empty() ? "" : fmt::format(" (did you mean \"{}\"?)", near));
-  };
-}
-
-Check<int64_t> oneOfCounts(std::vector<int64_t> allowed) {
-  return [allowed](const int64_t& v) {
-    if (std::find(allowed.begin(), allowed.end(), v) != allowed.end()) return std::string();
-    return fmt::format("must be one of {}, got {}", fmt::join(allowed, ", "), v);
-  };
-}
-
-Check<std::string> nonEmpty() {
-  return [](const std::string& v) { return v.empty() ? std::string("must not be empty") : ""; };
-}
-
-/// FFmpeg demuxer names: lower-case letters, digits and underscores.
-Check<std::vector<std::string>> demuxerNames() {
-  return [](const std::vector<std::string>& names) {
-    for (const auto& name : names) {
-      const bool ok = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-      });
-      if (!ok) {
-        return fmt::format(
-            "\"{}\" is not an FFmpeg container name (e.g. \"mp4\", \"matroska\"; "
-            "`ffmpeg -demuxers` lists them)",
-            name);
-      }
-    }
-    return std::string();
-  };
-}
-
-Check<std::vector<double>> threePositive(bool strictlyPositive) {
-  return [strictlyPositive](const std::vector<double>& v) {
-    if (v.size() != 3) return fmt::format("expected 3 values (R, G, B), got {}", v.size());
-    for (double x : v) {
-      if (strictlyPositive ? x <= 0 : x < 0)
-        return fmt::format("values must be {} 0", strictlyPositive ? ">" : ">=");
-    }
-    return std::string();
-  };
-}
-
-// ---- the schema: one entry per key, used to read, override and write ---------------------
-
-template <class S, class T>
-Field field(const std::string& key, S Config::*section, T S::*member, Check<T> check = nullptr) {
-  return Field{
-      key,
-      [=](Config& c, const toml::node& node, const Context& ctx) {
-        T value = convert<T>(node, ctx);
-        if (check) {
-          if (const std::string err = check(value); !err.empty()) ctx.fail(err);
-        }
-        (c.*section).*member = std::move(value);
-      },
-      [=](const Config& c, toml::table& table) { insert(table, key, (c.*section).*member); }};
-}
-
-template <class E>
-using Names = std::vector<std::pair<std::string, E>>;
-
-template <class S, class E>
-Field enumField(const std::string& key, S Config::*section, E S::*member, Names<E> names) {
-  std::vector<std::string> choices;
-  for (const auto& [name, value] : names) choices.push_back(name);
-  return Field{key,
-               [=](Config& c, const toml::node& node, const Context& ctx) {
-                 const auto text = convert<std::string>(node, ctx);
-                 if (const std::string err = oneOf(choices)(text); !err.empty()) ctx.fail(err);
-                 for (const auto& [name, value] : names) {
-                   if (name == text) (c.*section).*member = value;
-                 }
-               },
-               [=](const Config& c, toml::table& table) {
-                 for (const auto& [name, value] : names) {
-                   if (value == (c.*section).*member) table.insert_or_assign(key, name);
-                 }
-               }};
-}
-
-const Names<DataFormat> kFormatNames = {{"video", DataFormat::Video},
-                                        {"rawframes", DataFormat::Rawframes},
-                                        {"shards", DataFormat::Shards}};
-const Names<ResizeMode> kResizeNames = {{"short_side", ResizeMode::ShortSide},
-                                        {"fixed_4_3", ResizeMode::Fixed43}};
-const Names<ShortVideoMode> kShortVideoNames = {{"repeat_last", ShortVideoMode::RepeatLast},
-                                                {"loop", ShortVideoMode::Loop}};
-const Names<DistBackend> kBackendNames = {{"auto", DistBackend::Auto},
-                                          {"nccl", DistBackend::Nccl},
-                                          {"mpi", DistBackend::Mpi},
-                                          {"local", DistBackend::Local}};
-const Names<Precision> kPrecisionNames = {
-    {"fp32", Precision::Fp32}, {"bf16", Precision::Bf16}, {"fp16", Precision::Fp16}};
-
-}  // namespace
+using namespace detail;  // NOLINT(google-build-using-namespace): the schema's vocabulary
 
 const std::vector<Section>& schema() {
   using C = Config;
   static const std::vector<Section> sections = {
       {"model",
-       {field("backbone", &C::model, &ModelConfig::backbone,
+       {field("backbone", &C::model, &ModelConfig::backbone, "the ResNet of every segment",
               oneOf({"resnet18", "resnet34", "resnet50", "resnet101", "resnet152"})),
-        field("width", &C::model, &ModelConfig::width, atLeast<int64_t>(1)),
-        field("num_classes", &C::model, &ModelConfig::numClasses, atLeast<int64_t>(2)),
-        field("seg_num", &C::model, &ModelConfig::segNum, atLeast<int64_t>(1)),
-        field("seglen", &C::model, &ModelConfig::seglen, atLeast<int64_t>(1)),
-        field("dropout", &C::model, &ModelConfig::dropout, inRange(0, 1, true)),
-        field("partial_bn", &C::model, &ModelConfig::partialBn),
-        field("norm_eval", &C::model, &ModelConfig::normEval),
-        field("pretrained", &C::model, &ModelConfig::pretrained)}},
+        field("width", &C::model, &ModelConfig::width,
+              "channels of the stem; 64 is torchvision's ResNet, less a tiny one",
+              atLeast<int64_t>(1)),
+        field("num_classes", &C::model, &ModelConfig::numClasses, "classes of the classifier",
+              atLeast<int64_t>(2)),
+        field("seg_num", &C::model, &ModelConfig::segNum,
+              "TSN segments per clip (one frame each, scores averaged)", atLeast<int64_t>(1)),
+        field("seglen", &C::model, &ModelConfig::seglen, "consecutive frames per segment",
+              atLeast<int64_t>(1)),
+        field("dropout", &C::model, &ModelConfig::dropout, "dropout before the classifier",
+              inRange(0, 1, true)),
+        field("partial_bn", &C::model, &ModelConfig::partialBn,
+              "freeze every BatchNorm but the first (the TSN paper's partial BN)"),
+        field("norm_eval", &C::model, &ModelConfig::normEval,
+              "every BatchNorm keeps its running statistics while training (MMAction2's)"),
+        field("pretrained", &C::model, &ModelConfig::pretrained,
+              "weights to start from (torchvision's names or ours); empty: random")}},
       {"data",
-       {enumField("format", &C::data, &DataConfig::format, kFormatNames),
-        field("root", &C::data, &DataConfig::root),
-        field("train_list", &C::data, &DataConfig::trainList),
-        field("val_list", &C::data, &DataConfig::valList),
-        field("test_list", &C::data, &DataConfig::testList),
-        field("short_size", &C::data, &DataConfig::shortSize, atLeast<int64_t>(8)),
-        enumField("resize", &C::data, &DataConfig::resize, kResizeNames),
-        enumField("short_video", &C::data, &DataConfig::shortVideo, kShortVideoNames),
-        field("decode_timeout_s", &C::data, &DataConfig::decodeTimeoutS, atLeast(0.0)),
-        field("skip_loop_filter", &C::data, &DataConfig::skipLoopFilter),
-        field("containers", &C::data, &DataConfig::containers, demuxerNames()),
-        field("target_size", &C::data, &DataConfig::targetSize, atLeast<int64_t>(8)),
-        field("multi_scale_crop", &C::data, &DataConfig::multiScaleCrop),
-        field("flip", &C::data, &DataConfig::flip),
-        field("mean", &C::data, &DataConfig::mean, threePositive(false)),
-        field("std", &C::data, &DataConfig::std, threePositive(true)),
-        field("workers", &C::data, &DataConfig::workers, atLeast<int64_t>(0)),
-        field("prefetch_batches", &C::data, &DataConfig::prefetchBatches, atLeast<int64_t>(1)),
-        field("max_bad_fraction", &C::data, &DataConfig::maxBadFraction, inRange(0, 1, false)),
-        field("pin_memory", &C::data, &DataConfig::pinMemory)}},
+       {enumField("format", &C::data, &DataConfig::format, kFormatNames,
+                  "what the lists name: videos, rawframes folders, or tsn_pack manifests"),
+        field("root", &C::data, &DataConfig::root, "the lists' video paths are relative to it"),
+        field("train_list", &C::data, &DataConfig::trainList,
+              "training list (relative to the working directory)"),
+        field("val_list", &C::data, &DataConfig::valList, "validation list"),
+        field("test_list", &C::data, &DataConfig::testList, "list tsn_eval reads by default"),
+        field("short_size", &C::data, &DataConfig::shortSize,
+              "frames are decoded with their short side scaled to this", atLeast<int64_t>(8)),
+        enumField("resize", &C::data, &DataConfig::resize, kResizeNames,
+                  "short_side keeps the aspect; fixed_4_3 scales every frame to (short_size * "
+                  "4/3) x short_size, as PaddleVideo's reader"),
+        enumField("short_video", &C::data, &DataConfig::shortVideo, kShortVideoNames,
+                  "frames past the end of a video shorter than a clip: the last again, or loop"),
+        field("decode_timeout_s", &C::data, &DataConfig::decodeTimeoutS,
+              "one sample may take this long to read; a slower one is replaced and counted "
+              "as timed out (0: no limit)",
+              atLeast(0.0)),
+        field("skip_loop_filter", &C::data, &DataConfig::skipLoopFilter,
+              "training only: decode H.264 / HEVC without the deblocking filter (faster, frames "
+              "not exact)"),
+        field("containers", &C::data, &DataConfig::containers,
+              "containers a video may be in; anything else is refused naming its format "
+              "(empty: every demuxer)",
+              demuxerNames()),
+        field("target_size", &C::data, &DataConfig::targetSize, "crop fed to the network",
+              atLeast<int64_t>(8)),
+        field("multi_scale_crop", &C::data, &DataConfig::multiScaleCrop,
+              "MMAction2's MultiScaleCrop in training (scales 1, .875, .75, .66)"),
+        field("flip", &C::data, &DataConfig::flip, "random horizontal flip in training"),
+        field("mean", &C::data, &DataConfig::mean, "per channel, on pixels in [0, 1]",
+              threePositive(false)),
+        field("std", &C::data, &DataConfig::std, "per channel, on pixels in [0, 1]",
+              threePositive(true)),
+        field("workers", &C::data, &DataConfig::workers,
+              "decode threads per rank; 0 decodes in the training thread", atLeast<int64_t>(0)),
+        field("prefetch_batches", &C::data, &DataConfig::prefetchBatches,
+              "ready batches held per rank", atLeast<int64_t>(1)),
+        field("max_bad_fraction", &C::data, &DataConfig::maxBadFraction,
+              "stop when more of the videos read in an epoch fail", inRange(0, 1, false)),
+        field("pin_memory", &C::data, &DataConfig::pinMemory,
+              "on a GPU: batches in page-locked memory, copied without blocking")}},
       {"train",
-       {field("epochs", &C::train, &TrainConfig::epochs, atLeast<int64_t>(1)),
-        field("batch_size", &C::train, &TrainConfig::batchSize, atLeast<int64_t>(1)),
-        field("lr", &C::train, &TrainConfig::lr, positive()),
-        field("momentum", &C::train, &TrainConfig::momentum, inRange(0, 1, true)),
-        field("weight_decay", &C::train, &TrainConfig::weightDecay, atLeast(0.0)),
-        field("lr_decay_epochs", &C::train, &TrainConfig::lrDecayEpochs),
-        field("lr_decay", &C::train, &TrainConfig::lrDecay, inRange(0, 1, false)),
-        field("warmup_epochs", &C::train, &TrainConfig::warmupEpochs, atLeast(0.0)),
-        field("clip_grad_norm", &C::train, &TrainConfig::clipGradNorm, atLeast(0.0)),
-        field("seed", &C::train, &TrainConfig::seed, atLeast<int64_t>(0)),
-        field("log_interval", &C::train, &TrainConfig::logInterval, atLeast<int64_t>(1)),
-        field("val_interval", &C::train, &TrainConfig::valInterval, atLeast<int64_t>(0)),
-        field("work_dir", &C::train, &TrainConfig::workDir, nonEmpty()),
-        field("lr_reference_batch", &C::train, &TrainConfig::lrReferenceBatch, atLeast<int64_t>(0)),
-        field("max_steps", &C::train, &TrainConfig::maxSteps, atLeast<int64_t>(0)),
-        field("check_finite", &C::train, &TrainConfig::checkFinite),
-        enumField("precision", &C::train, &TrainConfig::precision, kPrecisionNames),
-        field("channels_last", &C::train, &TrainConfig::channelsLast),
-        field("cudnn_benchmark", &C::train, &TrainConfig::cudnnBenchmark)}},
+       {field("epochs", &C::train, &TrainConfig::epochs, "epochs to train", atLeast<int64_t>(1)),
+        field("batch_size", &C::train, &TrainConfig::batchSize, "clips per rank per step",
+              atLeast<int64_t>(1)),
+        field("lr", &C::train, &TrainConfig::lr,
+              "learning rate (scaled by the global batch with lr_reference_batch)", positive()),
+        field("momentum", &C::train, &TrainConfig::momentum, "SGD momentum", inRange(0, 1, true)),
+        field("weight_decay", &C::train, &TrainConfig::weightDecay, "SGD weight decay",
+              atLeast(0.0)),
+        field("lr_decay_epochs", &C::train, &TrainConfig::lrDecayEpochs,
+              "epochs at which the LR is multiplied by lr_decay (empty: 1/3 and 2/3 of epochs)"),
+        field("lr_decay", &C::train, &TrainConfig::lrDecay, "the step LR factor",
+              inRange(0, 1, false)),
+        field("warmup_epochs", &C::train, &TrainConfig::warmupEpochs,
+              "linear warmup, in (fractional) epochs", atLeast(0.0)),
+        field("clip_grad_norm", &C::train, &TrainConfig::clipGradNorm,
+              "clip the gradients' joint 2-norm to this (0: off)", atLeast(0.0)),
+        field("seed", &C::train, &TrainConfig::seed,
+              "the run's seed: weights, sampling, each rank's dropout", atLeast<int64_t>(0)),
+        field("log_interval", &C::train, &TrainConfig::logInterval,
+              "steps per log line and metrics.jsonl record (and per host wait for the GPU)",
+              atLeast<int64_t>(1)),
+        field("val_interval", &C::train, &TrainConfig::valInterval,
+              "epochs between validations; 0: only after the last", atLeast<int64_t>(0)),
+        field("work_dir", &C::train, &TrainConfig::workDir,
+              "checkpoints, logs, metrics.jsonl and TensorBoard files", nonEmpty()),
+        field("lr_reference_batch", &C::train, &TrainConfig::lrReferenceBatch,
+              "lr is for this global batch, scaled linearly to the real one (0: no scaling)",
+              atLeast<int64_t>(0)),
+        field("max_steps", &C::train, &TrainConfig::maxSteps,
+              "stop (with a checkpoint) after this many steps; 0: no limit", atLeast<int64_t>(0)),
+        field("check_finite", &C::train, &TrainConfig::checkFinite,
+              "check loss, gradients and weights for NaN/Inf every step"),
+        enumField("precision", &C::train, &TrainConfig::precision, kPrecisionNames,
+                  "autocast precision of forward (the loss in fp32; fp16 with loss scaling, GPU "
+                  "only)"),
+        field("channels_last", &C::train, &TrainConfig::channelsLast,
+              "NHWC weights and activations (faster convolutions on GPUs)"),
+        field("cudnn_benchmark", &C::train, &TrainConfig::cudnnBenchmark,
+              "let cuDNN time its algorithms once per shape (off in --debug)")}},
       {"eval",
-       {field("batch_size", &C::eval, &EvalConfig::batchSize, atLeast<int64_t>(1)),
-        field("num_clips", &C::eval, &EvalConfig::numClips, atLeast<int64_t>(1)),
-        field("crops", &C::eval, &EvalConfig::crops, oneOfCounts({1, 3, 10}))}},
+       {field("batch_size", &C::eval, &EvalConfig::batchSize, "clips per rank",
+              atLeast<int64_t>(1)),
+        field("num_clips", &C::eval, &EvalConfig::numClips, "clips per video, scores averaged",
+              atLeast<int64_t>(1)),
+        field("crops", &C::eval, &EvalConfig::crops,
+              "crops per clip (centre, ThreeCrop, TenCrop), scores averaged",
+              oneOfCounts({1, 3, 10}))}},
       {"dist",
-       {enumField("backend", &C::dist, &DistConfig::backend, kBackendNames),
-        field("bucket_mb", &C::dist, &DistConfig::bucketMb, positive()),
-        field("first_bucket_mb", &C::dist, &DistConfig::firstBucketMb, positive()),
-        field("timeout_s", &C::dist, &DistConfig::timeoutS, positive()),
-        field("mpi_progress_us", &C::dist, &DistConfig::mpiProgressUs, atLeast<int64_t>(0))}},
+       {enumField("backend", &C::dist, &DistConfig::backend, kBackendNames,
+                  "auto: NCCL with CUDA and a GPU, else MPI; mpi for a GPU model is refused "
+                  "unless MPI is CUDA-aware"),
+        field("bucket_mb", &C::dist, &DistConfig::bucketMb,
+              "gradient bucket size (MB) of the all-reduce during backward", positive()),
+        field("first_bucket_mb", &C::dist, &DistConfig::firstBucketMb,
+              "the first bucket (the gradients backward gives first): small, as DDP's", positive()),
+        field("timeout_s", &C::dist, &DistConfig::timeoutS,
+              "every collective completes within this or the job stops naming the missing "
+              "ranks",
+              positive()),
+        field("mpi_progress_us", &C::dist, &DistConfig::mpiProgressUs,
+              "MPI: a progress thread tests collectives in flight this often (0: only when "
+              "polled)",
+              atLeast<int64_t>(0))}},
       {"checkpoint",
        {field("interval_epochs", &C::checkpoint, &CheckpointConfig::intervalEpochs,
+              "epochs between checkpoints (the last epoch's always; 0: only then)",
               atLeast<int64_t>(0)),
         field("interval_iters", &C::checkpoint, &CheckpointConfig::intervalIters,
-              atLeast<int64_t>(0)),
-        field("keep_last", &C::checkpoint, &CheckpointConfig::keepLast, atLeast<int64_t>(1))}},
+              "also every this many steps; 0: only at epoch ends", atLeast<int64_t>(0)),
+        field("keep_last", &C::checkpoint, &CheckpointConfig::keepLast,
+              "checkpoints kept besides the best", atLeast<int64_t>(1))}},
       {"log",
-       {field("level", &C::log, &LogConfig::level,
+       {field("level", &C::log, &LogConfig::level, "log level",
               oneOf({"trace", "debug", "info", "warn", "error"})),
-        field("console_all_ranks", &C::log, &LogConfig::consoleAllRanks),
-        field("rank_files", &C::log, &LogConfig::rankFiles),
-        field("tensorboard", &C::log, &LogConfig::tensorboard)}},
+        field("console_all_ranks", &C::log, &LogConfig::consoleAllRanks,
+              "every rank logs to the console (default: rank 0)"),
+        field("rank_files", &C::log, &LogConfig::rankFiles,
+              "one log file per rank in <work_dir>/logs"),
+        field("tensorboard", &C::log, &LogConfig::tensorboard,
+              "rank 0 writes TensorBoard event files in <work_dir>/tensorboard")}},
   };
   return sections;
+}
+
+std::string configReference() {
+  // Defaults as a resolved config writes them (TOML), from a Config left at its defaults.
+  const Config defaults;
+  std::string out =
+      "| key | type | default | allowed | what it does |\n| --- | --- | --- | --- | --- |\n";
+  for (const auto& section : schema()) {
+    for (const auto& f : section.fields) {
+      toml::table table;
+      f.write(defaults, table);
+      std::ostringstream value;
+      if (const auto* node = table.get(f.key)) {
+        node->visit([&](const auto& v) { value << toml::toml_formatter(v); });
+      }
+      std::string shown = value.str();
+      if (shown.empty() || shown == "''") shown = "(empty)";
+      out += fmt::format("| `{}.{}` | {} | `{}` | {} | {} |\n", section.name, f.key, f.type, shown,
+                         f.allowed.empty() ? "any" : f.allowed, f.doc);
+    }
+  }
+  return out;
 }
 
 namespace {

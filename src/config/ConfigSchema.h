@@ -20,11 +20,15 @@ struct Context {
   [[noreturn]] void fail(const std::string& what) const;
 };
 
-/// One key: reads a TOML value into a Config (checking it), writes it back.
+/// One key: reads a TOML value into a Config (checking it), writes it back, and says what it is
+/// for the reference (`tsn_dist --config-reference`).
 struct Field {
   std::string key;
   std::function<void(Config&, const toml::node&, const Context&)> read;
   std::function<void(const Config&, toml::table&)> write;
+  std::string type;     ///< "integer", "array of numbers", ...
+  std::string allowed;  ///< what the check accepts ("" : any value of the type)
+  std::string doc;      ///< what it does, one sentence or two
 };
 
 struct Section {
@@ -34,6 +38,10 @@ struct Section {
 
 /// Every section and key, in the order the resolved config lists them.
 const std::vector<Section>& schema();
+
+/// The reference of every key, generated from the schema: a Markdown table (key, type, default,
+/// allowed values, what it does), what docs/config.md holds.
+std::string configReference();
 
 /// The section / key of that name; otherwise fails at `ctx` suggesting the closest one.
 const Section& findSection(const std::string& name, const Context& ctx);

@@ -136,7 +136,7 @@ class FakeCheck:
         asked = float(command[command.index("--seconds") + 1])
         self.seconds.append(asked)
         self.left -= asked + 5
-        assert timeout >= asked + self.size["bench_startup_s"], (timeout, asked)
+        assert abs(timeout - (asked + self.size["bench_startup_s"])) < 0.11, (timeout, asked)
         ours = command[0] == "tsn_bench"
         steps = int(asked * (12 if ours else 10))
         report = {"clips_per_s": steps * 32 / asked, "iters": steps, "device": "cuda:0",
@@ -145,16 +145,16 @@ class FakeCheck:
 
 
 def test_bench_is_time_boxed():
-    check = FakeCheck(budget_s=100)
+    check = FakeCheck(budget_s=120)
     record = bench_step(check, "c.toml")
     assert record["status"] == "passed", record
     # Four runs, each measuring its share of what is left less the start-up allowance.
     assert len(check.seconds) == 4, check.seconds
-    assert abs(check.seconds[0] - (100 / 4 - SIZES["gpu"]["bench_startup_s"])) < 0.11
+    assert abs(check.seconds[0] - (120 / 4 - SIZES["gpu"]["bench_startup_s"])) < 0.11
     assert all(s >= 1 for s in check.seconds)
     assert abs(record["runs"]["fp32"]["ratio"] - 1.2) < 1e-9, record
     # A step cut short measures less, and says what did not run instead of running over.
-    short = FakeCheck(budget_s=20)
+    short = FakeCheck(budget_s=40)
     record = bench_step(short, "c.toml")
     assert record["status"] == "failed" and "not run" in " ".join(record["errors"]), record
 
