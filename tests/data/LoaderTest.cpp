@@ -12,7 +12,6 @@
 
 #include "common/Error.h"
 #include "data/LoaderFixture.h"
-#include "data/Transforms.h"
 #include "video/FrameShards.h"
 #include "video/VideoReader.h"
 #include "video/VideoTestSupport.h"
@@ -63,28 +62,6 @@ TEST_F(LoaderTest, SameBatchesWhateverTheNumberOfWorkers) {
     EXPECT_TRUE(torch::equal(inline0[i].clips, threaded[i].clips)) << "batch " << i;
     EXPECT_TRUE(torch::equal(inline0[i].labels, threaded[i].labels));
   }
-}
-
-// Batches for a GPU go as uint8 pixels (a quarter of the bytes) and are normalised there: the
-// same numbers as the float batches normalised on the host, within a float rounding (the
-// values reach ~2.7, whose float spacing is 2.4e-7).
-TEST_F(LoaderTest, Uint8BatchesNormalisedWhereTheyGoAreTheFloatBatches) {
-  LoaderOptions pixels;
-  pixels.uint8Clips = true;
-  const auto floats = epoch(samples(), true, 2);
-  const auto bytes = epoch(samples(), true, 2, pixels);
-  ASSERT_EQ(floats.size(), bytes.size());
-  const ClipNormalizer normalize(data().mean, data().std, torch::kCPU);
-  for (size_t i = 0; i < floats.size(); ++i) {
-    ASSERT_EQ(bytes[i].clips.scalar_type(), torch::kUInt8);
-    EXPECT_EQ(bytes[i].clips.nbytes() * 4, floats[i].clips.nbytes());
-    EXPECT_EQ(bytes[i].sampleIds, floats[i].sampleIds);
-    const auto restored = normalize(bytes[i].clips);
-    EXPECT_EQ(restored.scalar_type(), torch::kFloat32);
-    EXPECT_LE((restored - floats[i].clips).abs().max().item<float>(), 1e-6) << "batch " << i;
-  }
-  // Float clips pass as they are.
-  EXPECT_TRUE(normalize(floats[0].clips).is_same(floats[0].clips));
 }
 
 TEST_F(LoaderTest, RanksDrawIndependentlyAndEachSlotAsOneRankWould) {
