@@ -138,9 +138,9 @@ NcclCommunicator::NcclCommunicator(const MpiWorld& world, double timeoutS)
   TSN_CHECK(rc == ncclSuccess || rc == ncclInProgress, "NCCL: ncclCommInitRankConfig failed: {}",
             ncclGetErrorString(rc));
   settleCall(fmt::format("NCCL communicator set-up (collective #{})", sequence), sequence);
-  stream_ =
-      c10::cuda::getStreamFromPool(/*isHighPriority=*/false, static_cast<c10::DeviceIndex>(device_))
-          .stream();
+  // A stream of its own (the pool's are shared and rotate: an upload could queue behind the
+  // all-reduces).
+  TSN_CHECK_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
 }
 
 void NcclCommunicator::settleCall(const std::string& what, uint64_t sequence) {
@@ -170,7 +170,10 @@ void NcclCommunicator::settleCall(const std::string& what, uint64_t sequence) {
 
 NcclCommunicator::~NcclCommunicator() {
   cudaSetDevice(device_);
-  if (comm_ == nullptr || aborted_) return;
+  if (comm_ == nullptr || aborted_) {
+    if (stream_ != nullptr) cudaStreamDestroy(stream_);
+    return;
+  }
   // Finalising waits for the other ranks' last collectives: one that aborted (or died) would
   // keep it waiting for ever, so it is bounded by the deadline, then the communicator aborted.
   try {
@@ -182,6 +185,7 @@ NcclCommunicator::~NcclCommunicator() {
   } catch (const std::exception&) {
     abort();  // settleCall aborted it already where it failed; idempotent
   }
+  if (stream_ != nullptr) cudaStreamDestroy(stream_);
 }
 
 void NcclCommunicator::abort() {

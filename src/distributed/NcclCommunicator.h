@@ -2,11 +2,11 @@
 /// @file Collectives on CUDA tensors over NCCL (TSN_WITH_CUDA builds only).
 ///
 /// One communicator per rank over all ranks of the MPI world; rank 0 creates the NCCL unique id
-/// and broadcasts it over MPI. Collectives run on a stream of the communicator's own (from
-/// LibTorch's pool), ordered after the work already queued on LibTorch's current stream by an
-/// event, so an all-reduce started from a backward hook overlaps the rest of the backward pass;
-/// the caching allocator is told the tensor is in use on that stream (recordStream). CPU tensors
-/// (small control values: counts, fingerprints) go over MPI.
+/// and broadcasts it over MPI. Collectives run on a stream of the communicator's own, ordered after
+/// the work already queued on LibTorch's current stream by an event, so an all-reduce started from
+/// a backward hook overlaps the rest of the backward pass; the caching allocator is told the tensor
+/// is in use on that stream (recordStream). CPU tensors (small control values: counts,
+/// fingerprints) go over MPI.
 ///
 /// Failures never hang: the communicator is non-blocking (ncclCommInitRankConfig, blocking =
 /// 0), so its set-up, a call NCCL is still queueing and its finalisation are polled against

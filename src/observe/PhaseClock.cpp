@@ -5,6 +5,7 @@
 
 #if defined(TSN_WITH_CUDA) && __has_include(<ATen/cuda/CUDAEvent.h>)
 #include <ATen/cuda/CUDAEvent.h>
+#include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime_api.h>
 #define TSN_CUDA_EVENTS 1
 #endif
@@ -15,9 +16,9 @@ struct PhaseClock::Events {
 #ifdef TSN_CUDA_EVENTS
   /// A step's start, then each mark: (phase, event); the phase of the start entry is unused.
   std::vector<std::pair<Phase, std::unique_ptr<at::cuda::CUDAEvent>>> marks;
-  void record(Phase phase) {
+  void record(Phase phase, const torch::Device& device) {
     auto event = std::make_unique<at::cuda::CUDAEvent>(cudaEventDefault);  // with timing
-    event->record();
+    event->record(c10::cuda::getCurrentCUDAStream(device.index()));
     marks.emplace_back(phase, std::move(event));
   }
 #endif
@@ -34,7 +35,7 @@ PhaseClock::~PhaseClock() = default;
 void PhaseClock::start() {
 #ifdef TSN_CUDA_EVENTS
   if (device_.is_cuda()) {
-    events_->record(kStart);
+    events_->record(kStart, device_);
     return;
   }
 #endif
@@ -45,7 +46,7 @@ void PhaseClock::mark(Phase phase) {
   TSN_CHECK(phase != kStart, "PhaseClock: the pause is not a step phase");
 #ifdef TSN_CUDA_EVENTS
   if (device_.is_cuda()) {
-    events_->record(phase);
+    events_->record(phase, device_);
     return;
   }
 #endif

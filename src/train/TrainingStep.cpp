@@ -28,6 +28,7 @@ std::vector<std::pair<std::string, torch::Tensor>> trainableByName(const Tsn& mo
 TrainingStep::TrainingStep(const Config& config, Tsn model, Communicator& comm,
                            torch::Device device)
     : config_(config.train),
+      comm_(comm),
       model_(std::move(model)),
       device_(device),
       optimizer_(trainableByName(model_), config.train.momentum, config.train.weightDecay),
@@ -53,7 +54,9 @@ torch::Tensor TrainingStep::toDevice(const torch::Tensor& t) {
     // source stays valid until the copy ends (the host allocator records it on that stream).
     const auto index = device_.index();
     const auto current = c10::cuda::getCurrentCUDAStream(index);
-    const auto upload = c10::cuda::getStreamFromPool(/*isHighPriority=*/false, index);
+    // One stream for every upload (the pool's streams rotate, and are shared with others).
+    if (!upload_) upload_ = c10::cuda::getStreamFromPool(/*isHighPriority=*/true, index).unwrap();
+    const c10::cuda::CUDAStream upload(*upload_);
     torch::Tensor out;
     {
       const c10::cuda::CUDAStreamGuard onUpload(upload);
@@ -90,6 +93,9 @@ TrainingStep::Outcome TrainingStep::run(const torch::Tensor& clips, const torch:
   mark(Phase::ForwardBackward);
   if (reducer_) reducer_->finish();
   mark(Phase::ReduceWait);
+  // fp16's overflow check and train.check_finite read values back (the host waits for the
+  // device): the collectives the device waits for keep their deadline first.
+  if (scaler_.enabled() || config_.checkFinite) comm_.settle();
   out.applied = scaler_.unscaleAndUpdate(trainable_);
   if (out.applied) {
     if (config_.checkFinite) checkFinite(out.loss, step);

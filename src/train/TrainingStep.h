@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "config/Config.h"
@@ -61,6 +62,7 @@ class TrainingStep {
   torch::Tensor toDevice(const torch::Tensor& t);
 
   TrainConfig config_;
+  Communicator& comm_;
   Tsn model_;
   torch::Device device_;
   std::vector<torch::Tensor> trainable_;
@@ -69,6 +71,7 @@ class TrainingStep {
   LossScaler scaler_;
   ClipNormalizer normalize_;
   int64_t h2dBytes_ = 0;
+  std::optional<c10::Stream> upload_;  ///< the stream pinned batches are copied on (GPU)
 };
 
 /// Scales the gradients of `parameters` so that their joint 2-norm is at most `maxNorm`, as

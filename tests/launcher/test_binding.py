@@ -103,6 +103,17 @@ class Binding(unittest.TestCase):
         self.assertEqual(plans[0]["cpus"], {2, 3, 10, 11})
         self.assertEqual(plans[0]["threads"], 2)
 
+    def test_slurm_without_ntasks_per_node_takes_the_tasks_per_node(self):
+        plans = self.plan(topology(1, 8, smt=False), 1,
+                          extra={"OMPI_COMM_WORLD_LOCAL_RANK": "", "OMPI_COMM_WORLD_LOCAL_SIZE": "",
+                                 "SLURM_LOCALID": "1", "SLURM_TASKS_PER_NODE": "2(x3),1"})
+        self.assertEqual(plans[0]["cpus"], {4, 5, 6, 7})
+        # A rank outside the node's count is refused, not bound to nothing.
+        env = dict(os.environ, OMPI_COMM_WORLD_LOCAL_RANK="3", OMPI_COMM_WORLD_LOCAL_SIZE="2")
+        r = subprocess.run([BIND, "--print"], env=env, capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("local rank 3 of 2", r.stderr)
+
     def test_more_ranks_than_cores_share_them_and_say_so(self):
         plans = self.plan(topology(1, 2, smt=False), 3)
         self.assertEqual([p["threads"] for p in plans], [1, 1, 1])
