@@ -6,10 +6,14 @@
 
 namespace tsn {
 
-int64_t topkCorrect(const torch::Tensor& scores, const torch::Tensor& labels, int64_t k) {
+torch::Tensor topkHits(const torch::Tensor& scores, const torch::Tensor& labels, int64_t k) {
   k = std::min<int64_t>(k, scores.size(1));
   const auto top = std::get<1>(scores.topk(k, 1));
-  return top.eq(labels.view({-1, 1})).any(1).sum().item<int64_t>();
+  return top.eq(labels.view({-1, 1})).any(1).sum();
+}
+
+int64_t topkCorrect(const torch::Tensor& scores, const torch::Tensor& labels, int64_t k) {
+  return topkHits(scores, labels, k).item<int64_t>();
 }
 
 void AccuracyMeter::add(const torch::Tensor& scores, const torch::Tensor& labels, double meanLoss) {
@@ -34,10 +38,8 @@ void DeviceAccuracy::add(const torch::Tensor& scores, const torch::Tensor& label
   torch::NoGradGuard noGrad;
   const auto s = scores.detach();
   const int64_t n = labels.size(0);
-  const auto top = std::get<1>(s.topk(std::min<int64_t>(5, s.size(1)), 1));
-  const auto hits = top.eq(labels.view({-1, 1}));
-  const auto step = torch::stack({hits.narrow(1, 0, 1).sum().to(torch::kFloat64),
-                                  hits.any(1).sum().to(torch::kFloat64),
+  const auto step = torch::stack({topkHits(s, labels, 1).to(torch::kFloat64),
+                                  topkHits(s, labels, 5).to(torch::kFloat64),
                                   meanLoss.detach().to(torch::kFloat64) * static_cast<double>(n)});
   if (sums_.defined()) {
     sums_.add_(step);

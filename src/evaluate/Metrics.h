@@ -7,7 +7,9 @@
 
 namespace tsn {
 
-/// How many rows of `scores` [N, K] have their label among the k highest scores.
+/// How many rows of `scores` [N, K] have their label among the k highest scores: a 0-dim
+/// tensor where the scores are (the host does not wait), or read back.
+torch::Tensor topkHits(const torch::Tensor& scores, const torch::Tensor& labels, int64_t k);
 int64_t topkCorrect(const torch::Tensor& scores, const torch::Tensor& labels, int64_t k);
 
 /// Running top-1 / top-5 / mean loss over batches.
